@@ -1,0 +1,146 @@
+//! `Settings`: every knob of the service, each an environment variable and a flag.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use secrecy::SecretString;
+
+#[derive(Debug, Parser)]
+#[command(name = "presence", version, about = "Who else is viewing this page right now: a presence service.")]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: Settings,
+    /// What to do; without one, `serve`.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API (the default).
+    Serve,
+    /// Print a JWT signed with PRESENCE_JWT_SECRET, to try the service with curl.
+    Token(TokenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// The user id (`sub` claim).
+    #[arg(long)]
+    pub sub: String,
+    /// The display name (`name` claim).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// An http(s) URL of the user's picture (`picture` claim).
+    #[arg(long)]
+    pub picture: Option<String>,
+    /// The user's role in the host app (`role` claim).
+    #[arg(long)]
+    pub role: Option<String>,
+    /// How long the token is valid, e.g. 15m, 1h, 7d.
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    pub ttl: Duration,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// Address and port to listen on; port 0 picks a free one.
+    #[arg(long, env = "PRESENCE_LISTEN", default_value = "127.0.0.1:8080", global = true)]
+    pub listen: String,
+
+    /// A tab that has not been heard from for this many milliseconds is gone.
+    #[arg(long, env = "PRESENCE_TTL_MS", default_value_t = 45_000,
+          value_parser = clap::value_parser!(u64).range(100..), global = true)]
+    pub ttl_ms: u64,
+
+    /// How often clients are told to heartbeat, in milliseconds; must be below the TTL.
+    #[arg(long, env = "PRESENCE_HEARTBEAT_INTERVAL_MS", default_value_t = 15_000,
+          value_parser = clap::value_parser!(u64).range(50..), global = true)]
+    pub heartbeat_interval_ms: u64,
+
+    /// How often expired tabs of pages nobody reads are swept, in milliseconds.
+    #[arg(long, env = "PRESENCE_SWEEP_INTERVAL_MS", default_value_t = 5_000,
+          value_parser = clap::value_parser!(u64).range(10..), global = true)]
+    pub sweep_interval_ms: u64,
+
+    /// HS256 secret that the host app signs its JWTs with.
+    #[arg(long, env = "PRESENCE_JWT_SECRET", hide_env_values = true, global = true)]
+    pub jwt_secret: Option<SecretString>,
+
+    /// PEM public key (RSA, EC P-256 or Ed25519) for RS256, ES256 or EdDSA JWTs.
+    #[arg(long, env = "PRESENCE_JWT_PUBLIC_KEY_FILE", global = true)]
+    pub jwt_public_key_file: Option<PathBuf>,
+
+    /// When set, JWTs must carry this `iss`.
+    #[arg(long, env = "PRESENCE_JWT_ISSUER", global = true)]
+    pub jwt_issuer: Option<String>,
+
+    /// When set, JWTs must carry this `aud`.
+    #[arg(long, env = "PRESENCE_JWT_AUDIENCE", global = true)]
+    pub jwt_audience: Option<String>,
+
+    /// Base64 key (at least 64 bytes) that signs and encrypts session cookies; without it a
+    /// random key is made and sessions end when the process does.
+    #[arg(long, env = "PRESENCE_SESSION_KEY", hide_env_values = true, global = true)]
+    pub session_key: Option<SecretString>,
+
+    /// Name of the session cookie.
+    #[arg(long, env = "PRESENCE_COOKIE_NAME", default_value = "presence_session", global = true)]
+    pub cookie_name: String,
+
+    /// Mark the session cookie Secure (HTTPS only); set false for plain-HTTP development.
+    #[arg(long, env = "PRESENCE_COOKIE_SECURE", default_value_t = true, action = ArgAction::Set, global = true)]
+    pub cookie_secure: bool,
+
+    /// Enable POST /api/session/dev, which signs anyone in as anyone. Never in production.
+    #[arg(long, env = "PRESENCE_DEV_LOGIN", default_value_t = false, action = ArgAction::Set, global = true)]
+    pub dev_login: bool,
+
+    /// The user directory: sqlite:FILE (created if missing) or postgres://…
+    #[arg(long, env = "PRESENCE_DATABASE_URL", default_value = "sqlite:presence.db", global = true)]
+    pub database_url: String,
+
+    /// Log lines for people (pretty) or for machines (json); RUST_LOG sets the level.
+    #[arg(long, env = "PRESENCE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty, global = true)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+impl Settings {
+    pub fn ttl(&self) -> Duration {
+        Duration::from_millis(self.ttl_ms)
+    }
+
+    pub fn sweep_interval(&self) -> Duration {
+        Duration::from_millis(self.sweep_interval_ms)
+    }
+
+    /// The settings as if none were given: what tests start from.
+    pub fn defaults() -> Self {
+        Cli::parse_from(["presence"]).settings
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn flags_come_before_or_after_the_subcommand() {
+        let cli = Cli::parse_from(["presence", "token", "--sub", "u1", "--ttl-ms", "1000"]);
+        assert_eq!(cli.settings.ttl_ms, 1000);
+        assert!(matches!(cli.command, Some(Command::Token(TokenArgs { ref sub, .. })) if sub == "u1"));
+    }
+}

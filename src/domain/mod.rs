@@ -1,0 +1,13 @@
+//! The values the service talks about, each valid by construction.
+
+mod color;
+mod page_path;
+mod snapshot;
+mod tab_id;
+mod user;
+
+pub use color::color_of;
+pub use page_path::{PagePath, MAX_PAGE_PATH_BYTES};
+pub use snapshot::{Snapshot, Timing, Viewer};
+pub use tab_id::TabId;
+pub use user::{Profile, ProfileFields, UserId};

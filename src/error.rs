@@ -1,0 +1,169 @@
+//! `ApiError`: every way a request can fail, answered as RFC 9457 problem+json.
+
+use actix_web::body::MessageBody;
+use actix_web::dev::ServiceResponse;
+use actix_web::http::{header, StatusCode};
+use actix_web::middleware::ErrorHandlerResponse;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use validator::{ValidationError, ValidationErrors, ValidationErrorsKind};
+
+pub type Result<T, E = ApiError> = std::result::Result<T, E>;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Seconds a client should wait before retrying when a backing store is down.
+const RETRY_AFTER_SECONDS: &str = "5";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("some fields are not valid")]
+    Validation(Vec<FieldError>),
+    #[error("{0}")]
+    Malformed(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("the request body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("a backing store is not reachable; retry shortly")]
+    Unavailable(#[source] anyhow::Error),
+    #[error("something went wrong on our side")]
+    Internal(#[source] anyhow::Error),
+}
+
+/// The problem document of RFC 9457, with the `errors` extension for validation.
+#[derive(Serialize)]
+struct Problem<'a> {
+    r#type: &'a str,
+    title: &'a str,
+    status: u16,
+    detail: String,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    errors: &'a [FieldError],
+}
+
+/// One field that is wrong, named as the client sent it (`pagePath`, not `page_path`).
+#[derive(Debug, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, error: &ValidationError) -> Self {
+        let message = error.message.as_deref().map_or_else(|| error.code.to_string(), str::to_owned);
+        Self { field: field.into(), message }
+    }
+}
+
+impl From<ValidationErrors> for ApiError {
+    fn from(errors: ValidationErrors) -> Self {
+        let mut list: Vec<FieldError> = errors
+            .errors()
+            .iter()
+            .flat_map(|(field, kind)| match kind {
+                ValidationErrorsKind::Field(errors) => errors.as_slice(),
+                _ => &[],
+            }
+            .iter()
+            .map(move |error| FieldError::new(field.to_string(), error)))
+            .collect();
+        list.sort_by(|a, b| a.field.cmp(&b.field));
+        Self::Validation(list)
+    }
+}
+
+impl ApiError {
+    /// The problem `type` URI and `title` of each kind.
+    fn kind(&self) -> (&'static str, &'static str) {
+        match self {
+            Self::Validation(_) => ("urn:presence:problem:validation", "Invalid request"),
+            Self::Malformed(_) => ("urn:presence:problem:malformed", "Malformed request"),
+            Self::Unauthorized(_) => ("urn:presence:problem:unauthorized", "Not signed in"),
+            Self::NotFound(_) => ("about:blank", "Not Found"),
+            Self::PayloadTooLarge { .. } => ("about:blank", "Payload Too Large"),
+            Self::UnsupportedMediaType(_) => ("about:blank", "Unsupported Media Type"),
+            Self::Unavailable(_) => ("urn:presence:problem:unavailable", "Service unavailable"),
+            Self::Internal(_) => ("about:blank", "Internal Server Error"),
+        }
+    }
+
+    fn field_errors(&self) -> &[FieldError] {
+        match self {
+            Self::Validation(errors) => errors,
+            _ => &[],
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::Validation(_) | Self::Malformed(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        if let Self::Unavailable(source) | Self::Internal(source) = self {
+            tracing::error!(error = format!("{source:#}"), "request failed");
+        }
+        let errors = self.field_errors();
+        let detail = match &errors[..] {
+            [] => self.to_string(),
+            [one] => format!("{}: {}", one.field, one.message),
+            _ => format!("{} fields are not valid; see errors", errors.len()),
+        };
+        let (r#type, title) = self.kind();
+        let mut response = HttpResponse::build(status);
+        if matches!(self, Self::Unavailable(_)) {
+            response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS));
+        }
+        if matches!(self, Self::Unauthorized(_)) {
+            response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        response.content_type(PROBLEM_JSON).json(Problem { r#type, title, status: status.as_u16(), detail, errors })
+    }
+}
+
+/// Turns the errors actix-web answers by itself (unknown route, wrong method, …) into
+/// problem+json too, so a client only ever has to parse one error shape.
+pub fn framework_error_to_problem<B: MessageBody + 'static>(
+    response: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    if is_problem {
+        return Ok(ErrorHandlerResponse::Response(response.map_into_left_body()));
+    }
+    let status = response.status();
+    let title = status.canonical_reason().unwrap_or("Error");
+    let detail = match status {
+        StatusCode::NOT_FOUND => format!("there is no {} on this server", response.request().path()),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            format!("{} does not accept {}", response.request().path(), response.request().method())
+        }
+        _ => title.to_lowercase(),
+    };
+    let problem = Problem { r#type: "about:blank", title, status: status.as_u16(), detail, errors: &[] };
+    let mut replacement = HttpResponse::build(status);
+    for (name, value) in response.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            replacement.append_header((name.clone(), value.clone()));
+        }
+    }
+    let replacement = replacement.content_type(PROBLEM_JSON).json(problem);
+    Ok(ErrorHandlerResponse::Response(response.into_response(replacement).map_into_right_body()))
+}

@@ -1,0 +1,28 @@
+//! `presence`: who else is viewing (and editing) this page right now.
+//!
+//! Browsers join a page, heartbeat every 15 s and leave with a beacon; any signed-in
+//! caller can list a page's viewers. Identity comes from a session cookie or a JWT the host
+//! app signed, never from the request body.
+//!
+//! # Layout
+//! - [`configuration`]: `Settings`, every setting as an env var and a flag.
+//! - [`startup`]: `Application::build`, the state, middleware, routes and listener.
+//! - [`telemetry`]: the tracing subscriber.
+//! - [`error`]: `ApiError`, every failure as RFC 9457 problem+json.
+//! - [`state`]: `AppState`, what handlers share.
+//! - [`auth`]: the typed session, JWT checks and the `CurrentUser` extractor.
+//! - [`domain`]: `PagePath`, `TabId`, `UserId`, `Profile` and the wire `Snapshot`.
+//! - [`store`]: the `PresenceStore` trait and its in-memory registry.
+//! - [`directory`]: user profiles in SQL (sqlx, `migrations/`).
+//! - [`routes`]: the HTTP handlers, one module per route group.
+
+pub mod auth;
+pub mod configuration;
+pub mod directory;
+pub mod domain;
+pub mod error;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,8 @@
+//! HTTP routes, one module per group; each exposes `configure` for `startup`.
+
+pub mod assets;
+mod body;
+pub mod health;
+pub mod presence;
+pub mod session;
+mod snapshot;

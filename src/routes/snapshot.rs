@@ -1,0 +1,53 @@
+//! Answers a page's snapshot as JSON with an `ETag`, or 304 when the client has it already.
+
+use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+
+use actix_web::http::header::{self, EntityTag, IfNoneMatch};
+use actix_web::http::Method;
+use actix_web::{HttpMessage, HttpRequest, HttpResponse};
+
+use crate::domain::{PagePath, Snapshot, UserId};
+use crate::error::{ApiError, Result};
+use crate::state::AppState;
+use crate::store::PagePresence;
+
+/// Builds the snapshot `caller` sees. The ETag is a hash of the exact bytes, so it changes
+/// exactly when the content does (including `isCurrentUser`, which differs per caller).
+pub async fn respond(
+    req: &HttpRequest,
+    state: &AppState,
+    page: &PagePath,
+    presence: &PagePresence,
+    caller: &UserId,
+) -> Result<HttpResponse> {
+    let profiles = state
+        .directory
+        .profiles(presence.viewers.iter().map(|viewer| &viewer.user))
+        .await
+        .map_err(ApiError::Unavailable)?;
+    let snapshot = Snapshot::new(page, presence, &profiles, caller, state.timing);
+    let body = serde_json::to_vec(&snapshot).map_err(|e| ApiError::Internal(e.into()))?;
+    let etag = EntityTag::new_strong(format!("{:016x}", BuildHasherDefault::<DefaultHasher>::default().hash_one(&body)));
+    let cache_control = (header::CACHE_CONTROL, "private, no-cache");
+    if is_safe(req.method()) && client_has(req, &etag) {
+        return Ok(HttpResponse::NotModified().insert_header(header::ETag(etag)).insert_header(cache_control).finish());
+    }
+    Ok(HttpResponse::Ok()
+        .insert_header(header::ETag(etag))
+        .insert_header(cache_control)
+        .content_type("application/json")
+        .body(body))
+}
+
+/// A 304 only makes sense for reads; a POST always gets its snapshot.
+fn is_safe(method: &Method) -> bool {
+    method == Method::GET || method == Method::HEAD
+}
+
+fn client_has(req: &HttpRequest, etag: &EntityTag) -> bool {
+    match req.get_header::<IfNoneMatch>() {
+        Some(IfNoneMatch::Any) => true,
+        Some(IfNoneMatch::Items(tags)) => tags.iter().any(|tag| tag.weak_eq(etag)),
+        None => false,
+    }
+}

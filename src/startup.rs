@@ -1,0 +1,114 @@
+//! `Application`: builds the shared state, the middleware and the routes, and binds the
+//! listener. `main` and the tests start the service through the same `build`.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_session::config::CookieContentSecurity;
+use actix_session::storage::CookieSessionStore;
+use actix_session::SessionMiddleware;
+use actix_web::cookie::{Key, SameSite};
+use actix_web::dev::{Server, Service};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::ErrorHandlers;
+use actix_web::{web, App, HttpMessage, HttpServer};
+use anyhow::{ensure, Context};
+use base64::Engine;
+use secrecy::ExposeSecret;
+use tracing_actix_web::{RequestId, TracingLogger};
+
+use crate::auth::TokenVerifier;
+use crate::configuration::Settings;
+use crate::directory::Directory;
+use crate::domain::Timing;
+use crate::error::{framework_error_to_problem, ApiError};
+use crate::routes::{assets, health, presence, session};
+use crate::state::AppState;
+use crate::store::memory::MemoryStore;
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        ensure!(
+            settings.heartbeat_interval_ms < settings.ttl_ms,
+            "the heartbeat interval ({} ms) must be shorter than the TTL ({} ms), or live tabs would expire",
+            settings.heartbeat_interval_ms,
+            settings.ttl_ms
+        );
+        let state = web::Data::new(AppState {
+            store: Arc::new(MemoryStore::start(settings.ttl(), settings.sweep_interval())),
+            directory: Directory::connect(&settings.database_url)
+                .await
+                .with_context(|| format!("opening the user directory at {}", settings.database_url))?,
+            tokens: TokenVerifier::from_settings(&settings)?,
+            timing: Timing { ttl_ms: settings.ttl_ms, heartbeat_interval_ms: settings.heartbeat_interval_ms },
+        });
+        let session_key = session_key(&settings)?;
+        if settings.dev_login {
+            tracing::warn!("PRESENCE_DEV_LOGIN is on: anyone can sign in as anyone through POST /api/session/dev");
+        }
+        let listener = TcpListener::bind(&settings.listen).with_context(|| format!("binding {}", settings.listen))?;
+        let port = listener.local_addr()?.port();
+        let dev_login = settings.dev_login;
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .wrap(
+                    SessionMiddleware::builder(CookieSessionStore::default(), session_key.clone())
+                        .cookie_name(settings.cookie_name.clone())
+                        .cookie_secure(settings.cookie_secure)
+                        .cookie_http_only(true)
+                        .cookie_same_site(SameSite::Lax)
+                        .cookie_content_security(CookieContentSecurity::Private)
+                        .build(),
+                )
+                .wrap(ErrorHandlers::new().default_handler(framework_error_to_problem))
+                .wrap_fn(|req, service| {
+                    let request_id = req.extensions().get::<RequestId>().map(ToString::to_string);
+                    let response = service.call(req);
+                    async move {
+                        let mut response = response.await?;
+                        if let Some(value) = request_id.and_then(|id| HeaderValue::from_str(&id).ok()) {
+                            response.headers_mut().insert(HeaderName::from_static("x-request-id"), value);
+                        }
+                        Ok(response)
+                    }
+                })
+                .wrap(TracingLogger::default())
+                .configure(presence::configure)
+                .configure(|cfg| session::configure(cfg, dev_login))
+                .configure(health::configure)
+                .configure(assets::configure)
+                .default_service(web::to(|| async { Err::<&str, _>(ApiError::NotFound("no such route".into())) }))
+        })
+        .shutdown_timeout(10)
+        .listen(listener)?
+        .run();
+        tracing::info!(port, "listening");
+        Ok(Self { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGINT or SIGTERM, then finishes the requests in flight.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn session_key(settings: &Settings) -> anyhow::Result<Key> {
+    let Some(encoded) = &settings.session_key else {
+        tracing::warn!("PRESENCE_SESSION_KEY is not set: using a random key, so sessions end when this process does");
+        return Ok(Key::generate());
+    };
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded.expose_secret().trim())
+        .context("PRESENCE_SESSION_KEY must be base64")?;
+    Key::try_from(bytes.as_slice()).map_err(|_| anyhow::anyhow!("PRESENCE_SESSION_KEY must decode to at least 64 bytes"))
+}

@@ -1,0 +1,155 @@
+//! The presence registry: which tabs of which users are live on which page.
+//!
+//! `PresenceStore` is the contract; `memory` keeps it in this process. Every store
+//! answers a page as a `PagePresence` built by [`aggregate`], so they cannot disagree on
+//! what a snapshot means.
+
+pub mod memory;
+
+use std::collections::HashMap;
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+
+use crate::domain::{PagePath, TabId, UserId};
+
+/// One tab, named by its owner and the client's tab id: a tab id is the client's choice,
+/// so keying by user too means nobody can touch another user's tab.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TabKey {
+    pub user: UserId,
+    pub tab: TabId,
+}
+
+/// What a store keeps of a live tab besides its expiry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TabState {
+    pub joined_at: SystemTime,
+    /// When this tab began editing; `None` while it is not editing.
+    pub editing_since: Option<SystemTime>,
+}
+
+/// A user's live tabs on one page, folded into one viewer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViewerPresence {
+    pub user: UserId,
+    pub tab_count: u32,
+    /// The earliest `joined_at` of the user's tabs.
+    pub joined_at: SystemTime,
+    /// The earliest `editing_since` of the user's tabs.
+    pub editing_since: Option<SystemTime>,
+}
+
+/// The live viewers of one page, ordered by `joined_at`, then user id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PagePresence {
+    pub viewers: Vec<ViewerPresence>,
+    pub tab_count: usize,
+}
+
+impl PagePresence {
+    /// The editor whose editing began earliest.
+    pub fn editor(&self) -> Option<&UserId> {
+        self.viewers
+            .iter()
+            .filter_map(|viewer| Some((viewer.editing_since?, &viewer.user)))
+            .min()
+            .map(|(_, user)| user)
+    }
+}
+
+/// Folds a page's live tabs into its viewers.
+pub fn aggregate<'a>(tabs: impl IntoIterator<Item = (&'a UserId, &'a TabState)>) -> PagePresence {
+    let mut by_user: HashMap<&UserId, ViewerPresence> = HashMap::new();
+    let mut tab_count = 0;
+    for (user, tab) in tabs {
+        tab_count += 1;
+        by_user
+            .entry(user)
+            .and_modify(|viewer| {
+                viewer.tab_count += 1;
+                viewer.joined_at = viewer.joined_at.min(tab.joined_at);
+                viewer.editing_since = earliest(viewer.editing_since, tab.editing_since);
+            })
+            .or_insert_with(|| ViewerPresence {
+                user: user.clone(),
+                tab_count: 1,
+                joined_at: tab.joined_at,
+                editing_since: tab.editing_since,
+            });
+    }
+    let mut viewers: Vec<ViewerPresence> = by_user.into_values().collect();
+    viewers.sort_by(|a, b| (a.joined_at, &a.user).cmp(&(b.joined_at, &b.user)));
+    PagePresence { viewers, tab_count }
+}
+
+fn earliest(a: Option<SystemTime>, b: Option<SystemTime>) -> Option<SystemTime> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The registry of live tabs. Every call first drops the page's expired tabs, so an answer
+/// never lists a tab older than the TTL; `sweep` frees pages nobody touches any more.
+#[async_trait]
+pub trait PresenceStore: Send + Sync + 'static {
+    /// Adds the tab, or refreshes it (keeping `joined_at` and editing state) if it is live.
+    async fn join(&self, page: &PagePath, tab: &TabKey) -> anyhow::Result<PagePresence>;
+
+    /// Refreshes the tab and sets its editing state; re-creates it if it was unknown or expired.
+    async fn heartbeat(&self, page: &PagePath, tab: &TabKey, is_editing: bool) -> anyhow::Result<PagePresence>;
+
+    /// Removes the tab; an unknown tab is not an error.
+    async fn leave(&self, page: &PagePath, tab: &TabKey) -> anyhow::Result<PagePresence>;
+
+    /// The page as it is now.
+    async fn presence(&self, page: &PagePath) -> anyhow::Result<PagePresence>;
+
+    /// Removes every expired tab of every page; answers how many it removed.
+    async fn sweep(&self) -> anyhow::Result<usize>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn at(seconds: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(seconds)
+    }
+
+    fn user(id: &str) -> UserId {
+        UserId::parse(id).unwrap()
+    }
+
+    #[test]
+    fn folds_tabs_into_viewers_in_join_order() {
+        let (alice, bob) = (user("alice"), user("bob"));
+        let tabs = [
+            (&bob, TabState { joined_at: at(5), editing_since: None }),
+            (&alice, TabState { joined_at: at(9), editing_since: Some(at(20)) }),
+            (&alice, TabState { joined_at: at(7), editing_since: Some(at(30)) }),
+            (&bob, TabState { joined_at: at(1), editing_since: Some(at(25)) }),
+        ];
+        let page = aggregate(tabs.iter().map(|(u, t)| (*u, t)));
+        assert_eq!(page.tab_count, 4);
+        assert_eq!(
+            page.viewers,
+            vec![
+                ViewerPresence { user: bob.clone(), tab_count: 2, joined_at: at(1), editing_since: Some(at(25)) },
+                ViewerPresence { user: alice, tab_count: 2, joined_at: at(7), editing_since: Some(at(20)) },
+            ]
+        );
+        assert_eq!(page.editor(), Some(&user("alice")), "alice began editing first");
+    }
+
+    #[test]
+    fn ties_in_join_time_order_by_id() {
+        let (a, b) = (user("a"), user("b"));
+        let tab = TabState { joined_at: at(1), editing_since: None };
+        let page = aggregate([(&b, &tab), (&a, &tab)]);
+        assert_eq!(page.viewers.iter().map(|v| v.user.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(page.editor(), None);
+    }
+}
