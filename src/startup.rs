@@ -11,7 +11,7 @@ use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::{Server, Service};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::ErrorHandlers;
-use actix_web::{web, App, HttpMessage, HttpServer};
+use actix_web::{web, App, HttpMessage, HttpRequest, HttpResponse, HttpServer};
 use anyhow::{ensure, Context};
 use base64::Engine;
 use secrecy::ExposeSecret;
@@ -83,7 +83,7 @@ impl Application {
                 .configure(|cfg| session::configure(cfg, dev_login))
                 .configure(health::configure)
                 .configure(assets::configure)
-                .default_service(web::to(|| async { Err::<&str, _>(ApiError::NotFound("no such route".into())) }))
+                .default_service(web::to(not_found))
         })
         .shutdown_timeout(10)
         .listen(listener)?
@@ -100,6 +100,10 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound(format!("there is no {} on this server", req.path())))
 }
 
 fn session_key(settings: &Settings) -> anyhow::Result<Key> {

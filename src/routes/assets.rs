@@ -5,7 +5,7 @@ use actix_web::{web, HttpResponse};
 pub const OPENAPI_YAML: &str = include_str!("../../openapi.yaml");
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/openapi.yaml", web::get().to(openapi));
+    cfg.service(web::resource("/openapi.yaml").route(web::get().to(openapi)));
 }
 
 /// `getOpenApi`: the repository's `openapi.yaml`, as is.

@@ -13,10 +13,10 @@ use crate::state::AppState;
 use crate::store::TabKey;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/presence/join", web::post().to(join))
-        .route("/api/presence/heartbeat", web::post().to(heartbeat))
-        .route("/api/presence/leave", web::post().to(leave))
-        .route("/api/presence/list", web::get().to(list));
+    cfg.service(web::resource("/api/presence/join").route(web::post().to(join)))
+        .service(web::resource("/api/presence/heartbeat").route(web::post().to(heartbeat)))
+        .service(web::resource("/api/presence/leave").route(web::post().to(leave)))
+        .service(web::resource("/api/presence/list").route(web::get().to(list)));
 }
 
 /// The body of join, heartbeat and leave. Any other field (a `userId`, say) is ignored:

@@ -18,7 +18,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, dev_login: bool) {
             .route(web::delete().to(sign_out)),
     );
     if dev_login {
-        cfg.route("/api/session/dev", web::post().to(dev_sign_in));
+        cfg.service(web::resource("/api/session/dev").route(web::post().to(dev_sign_in)));
     }
 }
 

@@ -1,0 +1,155 @@
+//! `spawn_app()` and a typed client per endpoint: what every API test starts from.
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use presence::auth::mint;
+use presence::configuration::Settings;
+use presence::domain::{Profile, UserId};
+use presence::startup::Application;
+use presence::telemetry;
+use reqwest::{Method, RequestBuilder, Response};
+use secrecy::SecretString;
+use serde_json::{json, Value};
+
+pub const JWT_SECRET: &str = "test-secret-that-is-long-enough-for-hs256";
+
+static TRACING: LazyLock<()> = LazyLock::new(|| {
+    if std::env::var_os("TEST_LOG").is_some() {
+        telemetry::init(presence::configuration::LogFormat::Pretty);
+    }
+});
+
+pub struct TestApp {
+    pub address: String,
+    pub settings: Settings,
+    _database_dir: tempfile::TempDir,
+}
+
+/// The service on a free port with a fresh SQLite file, dev login on and plain-HTTP cookies.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    LazyLock::force(&TRACING);
+    let database_dir = tempfile::tempdir().expect("a temp dir");
+    let mut settings = Settings::defaults();
+    settings.listen = "127.0.0.1:0".into();
+    settings.database_url = format!("sqlite:{}", database_dir.path().join("presence.db").display());
+    settings.jwt_secret = Some(SecretString::from(JWT_SECRET));
+    settings.cookie_secure = false;
+    settings.dev_login = true;
+    configure(&mut settings);
+    let application = Application::build(settings.clone()).await.expect("the app builds");
+    let address = format!("http://127.0.0.1:{}", application.port());
+    tokio::spawn(application.run_until_stopped());
+    TestApp { address, settings, _database_dir: database_dir }
+}
+
+impl TestApp {
+    /// A caller with an empty cookie jar and no token.
+    pub fn anonymous(&self) -> Caller {
+        Caller {
+            http: reqwest::Client::builder().cookie_store(true).build().unwrap(),
+            address: self.address.clone(),
+            bearer: None,
+        }
+    }
+
+    /// A caller signed in through `POST /api/session/dev`.
+    pub async fn dev_user(&self, id: &str, name: &str) -> Caller {
+        let caller = self.anonymous();
+        let response = caller.post("/api/session/dev", json!({"id": id, "name": name})).await;
+        assert_eq!(response.status(), 200, "dev login of {id}");
+        caller
+    }
+
+    /// A caller that sends `Authorization: Bearer` with a token for this profile.
+    pub fn bearer_user(&self, id: &str, name: &str) -> Caller {
+        Caller { bearer: Some(self.token(id, name)), ..self.anonymous() }
+    }
+
+    /// An HS256 token signed with the app's secret.
+    pub fn token(&self, id: &str, name: &str) -> String {
+        let profile = Profile { id: UserId::parse(id).unwrap(), name: name.into(), avatar: None, role: None };
+        mint(&self.settings, &profile, Duration::from_secs(3600)).unwrap()
+    }
+}
+
+pub struct Caller {
+    pub http: reqwest::Client,
+    pub address: String,
+    pub bearer: Option<String>,
+}
+
+impl Caller {
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        let request = self.http.request(method, format!("{}{path}", self.address));
+        match &self.bearer {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.request(Method::GET, path).send().await.expect("the request is sent")
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Response {
+        self.request(Method::POST, path).json(&body).send().await.expect("the request is sent")
+    }
+
+    pub async fn join(&self, page: &str, tab: &str) -> Response {
+        self.post("/api/presence/join", json!({"pagePath": page, "tabId": tab})).await
+    }
+
+    pub async fn heartbeat(&self, page: &str, tab: &str, is_editing: bool) -> Response {
+        self.post("/api/presence/heartbeat", json!({"pagePath": page, "tabId": tab, "isEditing": is_editing})).await
+    }
+
+    pub async fn leave(&self, page: &str, tab: &str) -> Response {
+        self.post("/api/presence/leave", json!({"pagePath": page, "tabId": tab})).await
+    }
+
+    pub async fn list(&self, page: &str) -> Response {
+        self.request(Method::GET, "/api/presence/list").query(&[("pagePath", page)]).send().await.unwrap()
+    }
+
+    /// The snapshot of `page`, asserting the list answered 200.
+    pub async fn snapshot(&self, page: &str) -> Value {
+        let response = self.list(page).await;
+        assert_eq!(response.status(), 200, "list {page}");
+        response.json().await.unwrap()
+    }
+}
+
+/// The viewer ids of a snapshot, in order.
+pub fn viewer_ids(snapshot: &Value) -> Vec<&str> {
+    snapshot["viewers"].as_array().unwrap().iter().map(|v| v["id"].as_str().unwrap()).collect()
+}
+
+/// A problem+json answer, checked for its shape.
+pub async fn problem(response: Response, status: u16) -> Value {
+    assert_eq!(response.status(), status, "status");
+    let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
+    assert!(content_type.starts_with("application/problem+json"), "content type {content_type}");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], status);
+    for field in ["type", "title", "detail"] {
+        assert!(body[field].is_string(), "problem field {field} in {body}");
+    }
+    body
+}
+
+/// Polls `condition` every 50 ms for at most `limit`; answers whether it came true.
+pub async fn eventually<F: std::future::Future<Output = bool>>(limit: Duration, mut condition: impl FnMut() -> F) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    while tokio::time::Instant::now() < deadline {
+        if condition().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
