@@ -70,14 +70,19 @@ impl TokenVerifier {
             _ => return Err(refuse(format!("{:?} tokens are not accepted here", header.alg))),
         };
         let mut validation = Validation::new(header.alg);
-        validation.set_required_spec_claims(&["exp", "sub"]);
+        let mut required = vec!["exp", "sub"];
         if let Some(issuer) = &self.issuer {
             validation.set_issuer(&[issuer]);
+            required.push("iss");
         }
         match &self.audience {
-            Some(audience) => validation.set_audience(&[audience]),
+            Some(audience) => {
+                validation.set_audience(&[audience]);
+                required.push("aud");
+            }
             None => validation.validate_aud = false,
         }
+        validation.set_required_spec_claims(&required);
         let claims = decode::<Claims>(token, key, &validation).map_err(|e| refuse(e.to_string()))?.claims;
         Profile::try_from(ProfileFields { id: claims.sub, name: claims.name, avatar: claims.picture, role: claims.role })
             // The claim is called `picture` where the profile says `avatar`.
