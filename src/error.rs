@@ -55,8 +55,14 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, error: &ValidationError) -> Self {
-        let message = error.message.as_deref().map_or_else(|| error.code.to_string(), str::to_owned);
-        Self { field: field.into(), message }
+        let message = error
+            .message
+            .as_deref()
+            .map_or_else(|| error.code.to_string(), str::to_owned);
+        Self {
+            field: field.into(),
+            message,
+        }
     }
 }
 
@@ -65,12 +71,14 @@ impl From<ValidationErrors> for ApiError {
         let mut list: Vec<FieldError> = errors
             .errors()
             .iter()
-            .flat_map(|(field, kind)| match kind {
-                ValidationErrorsKind::Field(errors) => errors.as_slice(),
-                _ => &[],
-            }
-            .iter()
-            .map(move |error| FieldError::new(field.to_string(), error)))
+            .flat_map(|(field, kind)| {
+                match kind {
+                    ValidationErrorsKind::Field(errors) => errors.as_slice(),
+                    _ => &[],
+                }
+                .iter()
+                .map(move |error| FieldError::new(field.to_string(), error))
+            })
             .collect();
         list.sort_by(|a, b| a.field.cmp(&b.field));
         Self::Validation(list)
@@ -119,7 +127,7 @@ impl ResponseError for ApiError {
             tracing::error!(error = format!("{source:#}"), "request failed");
         }
         let errors = self.field_errors();
-        let detail = match &errors[..] {
+        let detail = match errors {
             [] => self.to_string(),
             [one] => format!("{}: {}", one.field, one.message),
             _ => format!("{} fields are not valid; see errors", errors.len()),
@@ -132,7 +140,13 @@ impl ResponseError for ApiError {
         if matches!(self, Self::Unauthorized(_)) {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
-        response.content_type(PROBLEM_JSON).json(Problem { r#type, title, status: status.as_u16(), detail, errors })
+        response.content_type(PROBLEM_JSON).json(Problem {
+            r#type,
+            title,
+            status: status.as_u16(),
+            detail,
+            errors,
+        })
     }
 }
 
@@ -146,18 +160,32 @@ pub fn framework_error_to_problem<B: MessageBody + 'static>(
         .get(header::CONTENT_TYPE)
         .is_some_and(|value| value.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
     if is_problem {
-        return Ok(ErrorHandlerResponse::Response(response.map_into_left_body()));
+        return Ok(ErrorHandlerResponse::Response(
+            response.map_into_left_body(),
+        ));
     }
     let status = response.status();
     let title = status.canonical_reason().unwrap_or("Error");
     let detail = match status {
-        StatusCode::NOT_FOUND => format!("there is no {} on this server", response.request().path()),
+        StatusCode::NOT_FOUND => {
+            format!("there is no {} on this server", response.request().path())
+        }
         StatusCode::METHOD_NOT_ALLOWED => {
-            format!("{} does not accept {}", response.request().path(), response.request().method())
+            format!(
+                "{} does not accept {}",
+                response.request().path(),
+                response.request().method()
+            )
         }
         _ => title.to_lowercase(),
     };
-    let problem = Problem { r#type: "about:blank", title, status: status.as_u16(), detail, errors: &[] };
+    let problem = Problem {
+        r#type: "about:blank",
+        title,
+        status: status.as_u16(),
+        detail,
+        errors: &[],
+    };
     let mut replacement = HttpResponse::build(status);
     for (name, value) in response.headers() {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
@@ -165,5 +193,7 @@ pub fn framework_error_to_problem<B: MessageBody + 'static>(
         }
     }
     let replacement = replacement.content_type(PROBLEM_JSON).json(problem);
-    Ok(ErrorHandlerResponse::Response(response.into_response(replacement).map_into_right_body()))
+    Ok(ErrorHandlerResponse::Response(
+        response.into_response(replacement).map_into_right_body(),
+    ))
 }

@@ -21,9 +21,15 @@ impl FromRequest for CurrentUser {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>().cloned().expect("AppState is registered");
+        let state = req
+            .app_data::<web::Data<AppState>>()
+            .cloned()
+            .expect("AppState is registered");
         let bearer = bearer_token(req);
-        let session_user = TypedSession::from_request(req, &mut Payload::None).into_inner().ok().and_then(|s| s.user_id());
+        let session_user = TypedSession::from_request(req, &mut Payload::None)
+            .into_inner()
+            .ok()
+            .and_then(|s| s.user_id());
         Box::pin(async move {
             match bearer? {
                 Some(token) => {
@@ -44,7 +50,9 @@ impl FromRequest for CurrentUser {
 /// The token of an `Authorization: Bearer` header; any other scheme is refused rather
 /// than silently falling back to the cookie.
 pub fn bearer_token(req: &HttpRequest) -> Result<Option<String>, ApiError> {
-    let Some(value) = req.headers().get(header::AUTHORIZATION) else { return Ok(None) };
+    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
     let token = value
         .to_str()
         .ok()
@@ -54,6 +62,8 @@ pub fn bearer_token(req: &HttpRequest) -> Result<Option<String>, ApiError> {
         .filter(|token| !token.is_empty());
     match token {
         Some(token) => Ok(Some(token.to_owned())),
-        None => Err(ApiError::Unauthorized("the Authorization header must be `Bearer <jwt>`".into())),
+        None => Err(ApiError::Unauthorized(
+            "the Authorization header must be `Bearer <jwt>`".into(),
+        )),
     }
 }

@@ -31,18 +31,25 @@ impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
         let mut payload = payload.take();
         Box::pin(async move {
             if declared_length.is_some_and(|length| length > MAX_BODY_BYTES) {
-                return Err(ApiError::PayloadTooLarge { limit: MAX_BODY_BYTES });
+                return Err(ApiError::PayloadTooLarge {
+                    limit: MAX_BODY_BYTES,
+                });
             }
             let mut bytes = BytesMut::new();
             while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|e| ApiError::Malformed(format!("the body could not be read: {e}")))?;
+                let chunk = chunk
+                    .map_err(|e| ApiError::Malformed(format!("the body could not be read: {e}")))?;
                 if bytes.len() + chunk.len() > MAX_BODY_BYTES {
-                    return Err(ApiError::PayloadTooLarge { limit: MAX_BODY_BYTES });
+                    return Err(ApiError::PayloadTooLarge {
+                        limit: MAX_BODY_BYTES,
+                    });
                 }
                 bytes.extend_from_slice(&chunk);
             }
             if bytes.is_empty() {
-                return parse(b"null").map_err(|_| ApiError::Malformed("the body is empty: send a JSON object".into()));
+                return parse(b"null").map_err(|_| {
+                    ApiError::Malformed("the body is empty: send a JSON object".into())
+                });
             }
             media_type?;
             parse(&bytes)
@@ -59,7 +66,11 @@ fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<Body<T>, ApiError> {
             // A field of the wrong type is a field error the client can act on.
             Category::Data if field != "." => {
                 let message = inner.to_string();
-                let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+                let message = message
+                    .split(" at line ")
+                    .next()
+                    .unwrap_or(&message)
+                    .to_owned();
                 ApiError::Validation(vec![FieldError { field, message }])
             }
             _ => malformed(inner),
@@ -70,14 +81,18 @@ fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<Body<T>, ApiError> {
 }
 
 fn malformed(error: serde_json::Error) -> ApiError {
-    ApiError::Malformed(format!("the body is not valid JSON for this endpoint: {error}"))
+    ApiError::Malformed(format!(
+        "the body is not valid JSON for this endpoint: {error}"
+    ))
 }
 
 fn check_media_type(req: &HttpRequest) -> Result<(), ApiError> {
     let mime = req.mime_type().ok().flatten();
     let accepted = mime.is_some_and(|mime| {
-        matches!((mime.type_().as_str(), mime.subtype().as_str()), ("application", "json") | ("text", "plain"))
-            || mime.suffix().is_some_and(|suffix| suffix == "json")
+        matches!(
+            (mime.type_().as_str(), mime.subtype().as_str()),
+            ("application", "json") | ("text", "plain")
+        ) || mime.suffix().is_some_and(|suffix| suffix == "json")
     });
     if accepted {
         return Ok(());

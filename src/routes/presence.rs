@@ -43,8 +43,14 @@ impl TryFrom<TabRequest> for TabCommand {
         let page = required("pagePath", request.page_path, PagePath::parse);
         let tab = required("tabId", request.tab_id, TabId::parse);
         match (page, tab) {
-            (Ok(page), Ok(tab)) => Ok(Self { page, tab, is_editing: request.is_editing }),
-            (page, tab) => Err(ApiError::Validation(page.err().into_iter().chain(tab.err()).collect())),
+            (Ok(page), Ok(tab)) => Ok(Self {
+                page,
+                tab,
+                is_editing: request.is_editing,
+            }),
+            (page, tab) => Err(ApiError::Validation(
+                page.err().into_iter().chain(tab.err()).collect(),
+            )),
         }
     }
 }
@@ -60,49 +66,90 @@ fn required<T>(
     value: Option<String>,
     parse: impl FnOnce(&str) -> Result<T, ValidationError>,
 ) -> Result<T, FieldError> {
-    let value = value.ok_or_else(|| FieldError { field: field.into(), message: "is required".into() })?;
+    let value = value.ok_or_else(|| FieldError {
+        field: field.into(),
+        message: "is required".into(),
+    })?;
     parse(&value).map_err(|error| FieldError::new(field, &error))
 }
 
 impl TabCommand {
     fn key(&self, user: CurrentUser) -> TabKey {
-        TabKey { user: user.0, tab: self.tab.clone() }
+        TabKey {
+            user: user.0,
+            tab: self.tab.clone(),
+        }
     }
 }
 
 /// `joinPresence`: adds the caller's tab to the page and answers the page's snapshot.
 #[tracing::instrument(name = "join", skip_all, fields(user = %user.0))]
-async fn join(req: HttpRequest, user: CurrentUser, body: Body<TabRequest>, state: web::Data<AppState>) -> Result<HttpResponse> {
+async fn join(
+    req: HttpRequest,
+    user: CurrentUser,
+    body: Body<TabRequest>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
     let command = TabCommand::try_from(body.0)?;
-    let presence = state.store.join(&command.page, &command.key(user.clone())).await.map_err(ApiError::Unavailable)?;
+    let presence = state
+        .store
+        .join(&command.page, &command.key(user.clone()))
+        .await
+        .map_err(ApiError::Unavailable)?;
     respond(&req, &state, &command.page, &presence, &user.0).await
 }
 
 /// `heartbeat`: keeps the caller's tab live (re-creating it if it expired) and sets `isEditing`.
 #[tracing::instrument(name = "heartbeat", skip_all, fields(user = %user.0))]
-async fn heartbeat(req: HttpRequest, user: CurrentUser, body: Body<TabRequest>, state: web::Data<AppState>) -> Result<HttpResponse> {
+async fn heartbeat(
+    req: HttpRequest,
+    user: CurrentUser,
+    body: Body<TabRequest>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
     let command = TabCommand::try_from(body.0)?;
     let key = command.key(user.clone());
-    let presence = state.store.heartbeat(&command.page, &key, command.is_editing).await.map_err(ApiError::Unavailable)?;
+    let presence = state
+        .store
+        .heartbeat(&command.page, &key, command.is_editing)
+        .await
+        .map_err(ApiError::Unavailable)?;
     respond(&req, &state, &command.page, &presence, &user.0).await
 }
 
 /// `leavePresence`: removes the caller's tab; leaving twice is fine. Takes `text/plain`
 /// bodies too, which is what a `sendBeacon` on `pagehide` sends.
 #[tracing::instrument(name = "leave", skip_all, fields(user = %user.0))]
-async fn leave(req: HttpRequest, user: CurrentUser, body: Body<TabRequest>, state: web::Data<AppState>) -> Result<HttpResponse> {
+async fn leave(
+    req: HttpRequest,
+    user: CurrentUser,
+    body: Body<TabRequest>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
     let command = TabCommand::try_from(body.0)?;
-    let presence = state.store.leave(&command.page, &command.key(user.clone())).await.map_err(ApiError::Unavailable)?;
+    let presence = state
+        .store
+        .leave(&command.page, &command.key(user.clone()))
+        .await
+        .map_err(ApiError::Unavailable)?;
     respond(&req, &state, &command.page, &presence, &user.0).await
 }
 
 /// `listPresence`: the page's snapshot, without making the caller a viewer.
 #[tracing::instrument(name = "list", skip_all, fields(user = %user.0))]
-async fn list(req: HttpRequest, user: CurrentUser, state: web::Data<AppState>) -> Result<HttpResponse> {
+async fn list(
+    req: HttpRequest,
+    user: CurrentUser,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
     let query = web::Query::<ListQuery>::from_query(req.query_string())
         .map_err(|e| ApiError::Malformed(format!("the query string could not be read: {e}")))?;
     let page = required("pagePath", query.into_inner().page_path, PagePath::parse)
         .map_err(|error| ApiError::Validation(vec![error]))?;
-    let presence = state.store.presence(&page).await.map_err(ApiError::Unavailable)?;
+    let presence = state
+        .store
+        .presence(&page)
+        .await
+        .map_err(ApiError::Unavailable)?;
     respond(&req, &state, &page, &presence, &user.0).await
 }
