@@ -1,3 +1,12 @@
 //! Black-box tests of the HTTP API: the real server on a free port, driven with reqwest.
 
+mod bad_input;
+mod cli;
+mod health;
+mod heartbeat;
 mod helpers;
+mod join;
+mod leave;
+mod list;
+mod session;
+mod tokens;
