@@ -52,6 +52,10 @@ impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
                 });
             }
             media_type?;
+            // Derived serde structs also read JSON arrays field by field; a body is an object.
+            if bytes.iter().find(|byte| !byte.is_ascii_whitespace()) != Some(&b'{') {
+                return Err(ApiError::Malformed("the body must be a JSON object".into()));
+            }
             parse(&bytes)
         })
     }

@@ -11,7 +11,8 @@ use crate::error::{ApiError, Result};
 use crate::state::AppState;
 use crate::store::PagePresence;
 
-/// Builds the snapshot `caller` sees. The ETag is a hash of the exact bytes, so it changes
+/// Builds the snapshot `caller` sees; a GET whose `If-None-Match` holds it gets a 304 (a
+/// POST always gets its snapshot, as a 304 only answers reads). The ETag is a hash of the exact bytes, so it changes
 /// exactly when the content does (including `isCurrentUser`, which differs per caller).
 pub async fn respond(
     req: &HttpRequest,
@@ -32,7 +33,7 @@ pub async fn respond(
         BuildHasherDefault::<DefaultHasher>::default().hash_one(&body)
     ));
     let cache_control = (header::CACHE_CONTROL, "private, no-cache");
-    if is_safe(req.method()) && client_has(req, &etag) {
+    if req.method() == Method::GET && client_has(req, &etag) {
         return Ok(HttpResponse::NotModified()
             .insert_header(header::ETag(etag))
             .insert_header(cache_control)
@@ -43,11 +44,6 @@ pub async fn respond(
         .insert_header(cache_control)
         .content_type("application/json")
         .body(body))
-}
-
-/// A 304 only makes sense for reads; a POST always gets its snapshot.
-fn is_safe(method: &Method) -> bool {
-    method == Method::GET || method == Method::HEAD
 }
 
 fn client_has(req: &HttpRequest, etag: &EntityTag) -> bool {

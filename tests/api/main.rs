@@ -8,5 +8,6 @@ mod helpers;
 mod join;
 mod leave;
 mod list;
+mod openapi;
 mod session;
 mod tokens;
