@@ -7,11 +7,7 @@ use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use secrecy::SecretString;
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "presence",
-    version,
-    about = "Who else is viewing this page right now: a presence service."
-)]
+#[command(name = "presence", version, about = "Who else is viewing this page right now: a presence service.")]
 pub struct Cli {
     #[command(flatten)]
     pub settings: Settings,
@@ -50,12 +46,7 @@ pub struct TokenArgs {
 #[derive(Debug, Clone, Args)]
 pub struct Settings {
     /// Address and port to listen on; port 0 picks a free one.
-    #[arg(
-        long,
-        env = "PRESENCE_LISTEN",
-        default_value = "127.0.0.1:8080",
-        global = true
-    )]
+    #[arg(long, env = "PRESENCE_LISTEN", default_value = "127.0.0.1:8080", global = true)]
     pub listen: String,
 
     /// A tab that has not been heard from for this many milliseconds is gone.
@@ -74,12 +65,7 @@ pub struct Settings {
     pub sweep_interval_ms: u64,
 
     /// HS256 secret that the host app signs its JWTs with.
-    #[arg(
-        long,
-        env = "PRESENCE_JWT_SECRET",
-        hide_env_values = true,
-        global = true
-    )]
+    #[arg(long, env = "PRESENCE_JWT_SECRET", hide_env_values = true, global = true)]
     pub jwt_secret: Option<SecretString>,
 
     /// PEM public key (RSA, EC P-256 or Ed25519) for RS256, ES256 or EdDSA JWTs.
@@ -96,21 +82,11 @@ pub struct Settings {
 
     /// Base64 key (at least 64 bytes) that signs and encrypts session cookies; without it a
     /// random key is made and sessions end when the process does.
-    #[arg(
-        long,
-        env = "PRESENCE_SESSION_KEY",
-        hide_env_values = true,
-        global = true
-    )]
+    #[arg(long, env = "PRESENCE_SESSION_KEY", hide_env_values = true, global = true)]
     pub session_key: Option<SecretString>,
 
     /// Name of the session cookie.
-    #[arg(
-        long,
-        env = "PRESENCE_COOKIE_NAME",
-        default_value = "presence_session",
-        global = true
-    )]
+    #[arg(long, env = "PRESENCE_COOKIE_NAME", default_value = "presence_session", global = true)]
     pub cookie_name: String,
 
     /// Mark the session cookie Secure (HTTPS only); set false for plain-HTTP development.
@@ -122,12 +98,7 @@ pub struct Settings {
     pub dev_login: bool,
 
     /// The user directory: sqlite:FILE (created if missing) or postgres://…
-    #[arg(
-        long,
-        env = "PRESENCE_DATABASE_URL",
-        default_value = "sqlite:presence.db",
-        global = true
-    )]
+    #[arg(long, env = "PRESENCE_DATABASE_URL", default_value = "sqlite:presence.db", global = true)]
     pub database_url: String,
 
     /// Log lines for people (pretty) or for machines (json); RUST_LOG sets the level.
@@ -170,8 +141,6 @@ mod tests {
     fn flags_come_before_or_after_the_subcommand() {
         let cli = Cli::parse_from(["presence", "token", "--sub", "u1", "--ttl-ms", "1000"]);
         assert_eq!(cli.settings.ttl_ms, 1000);
-        assert!(
-            matches!(cli.command, Some(Command::Token(TokenArgs { ref sub, .. })) if sub == "u1")
-        );
+        assert!(matches!(cli.command, Some(Command::Token(TokenArgs { ref sub, .. })) if sub == "u1"));
     }
 }

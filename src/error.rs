@@ -55,14 +55,8 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, error: &ValidationError) -> Self {
-        let message = error
-            .message
-            .as_deref()
-            .map_or_else(|| error.code.to_string(), str::to_owned);
-        Self {
-            field: field.into(),
-            message,
-        }
+        let message = error.message.as_deref().map_or_else(|| error.code.to_string(), str::to_owned);
+        Self { field: field.into(), message }
     }
 }
 
@@ -140,13 +134,7 @@ impl ResponseError for ApiError {
         if matches!(self, Self::Unauthorized(_)) {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
-        response.content_type(PROBLEM_JSON).json(Problem {
-            r#type,
-            title,
-            status: status.as_u16(),
-            detail,
-            errors,
-        })
+        response.content_type(PROBLEM_JSON).json(Problem { r#type, title, status: status.as_u16(), detail, errors })
     }
 }
 
@@ -160,9 +148,7 @@ pub fn framework_error_to_problem<B: MessageBody + 'static>(
         .get(header::CONTENT_TYPE)
         .is_some_and(|value| value.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
     if is_problem {
-        return Ok(ErrorHandlerResponse::Response(
-            response.map_into_left_body(),
-        ));
+        return Ok(ErrorHandlerResponse::Response(response.map_into_left_body()));
     }
     let status = response.status();
     let title = status.canonical_reason().unwrap_or("Error");
@@ -171,21 +157,11 @@ pub fn framework_error_to_problem<B: MessageBody + 'static>(
             format!("there is no {} on this server", response.request().path())
         }
         StatusCode::METHOD_NOT_ALLOWED => {
-            format!(
-                "{} does not accept {}",
-                response.request().path(),
-                response.request().method()
-            )
+            format!("{} does not accept {}", response.request().path(), response.request().method())
         }
         _ => title.to_lowercase(),
     };
-    let problem = Problem {
-        r#type: "about:blank",
-        title,
-        status: status.as_u16(),
-        detail,
-        errors: &[],
-    };
+    let problem = Problem { r#type: "about:blank", title, status: status.as_u16(), detail, errors: &[] };
     let mut replacement = HttpResponse::build(status);
     for (name, value) in response.headers() {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
@@ -193,7 +169,5 @@ pub fn framework_error_to_problem<B: MessageBody + 'static>(
         }
     }
     let replacement = replacement.content_type(PROBLEM_JSON).json(problem);
-    Ok(ErrorHandlerResponse::Response(
-        response.into_response(replacement).map_into_right_body(),
-    ))
+    Ok(ErrorHandlerResponse::Response(response.into_response(replacement).map_into_right_body()))
 }

@@ -22,18 +22,9 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-fn print_token(
-    settings: &presence::configuration::Settings,
-    args: TokenArgs,
-) -> anyhow::Result<()> {
-    let fields = ProfileFields {
-        id: args.sub,
-        name: args.name,
-        avatar: args.picture,
-        role: args.role,
-    };
-    let profile =
-        Profile::try_from(fields).map_err(|errors| anyhow::anyhow!("invalid claims: {errors}"))?;
+fn print_token(settings: &presence::configuration::Settings, args: TokenArgs) -> anyhow::Result<()> {
+    let fields = ProfileFields { id: args.sub, name: args.name, avatar: args.picture, role: args.role };
+    let profile = Profile::try_from(fields).map_err(|errors| anyhow::anyhow!("invalid claims: {errors}"))?;
     println!("{}", mint(settings, &profile, args.ttl)?);
     Ok(())
 }

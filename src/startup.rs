@@ -40,27 +40,18 @@ impl Application {
             settings.ttl_ms
         );
         let state = web::Data::new(AppState {
-            store: Arc::new(MemoryStore::start(
-                settings.ttl(),
-                settings.sweep_interval(),
-            )),
+            store: Arc::new(MemoryStore::start(settings.ttl(), settings.sweep_interval())),
             directory: Directory::connect(&settings.database_url)
                 .await
-                .with_context(|| {
-                    format!("opening the user directory at {}", settings.database_url)
-                })?,
+                .with_context(|| format!("opening the user directory at {}", settings.database_url))?,
             tokens: TokenVerifier::from_settings(&settings)?,
-            timing: Timing {
-                ttl_ms: settings.ttl_ms,
-                heartbeat_interval_ms: settings.heartbeat_interval_ms,
-            },
+            timing: Timing { ttl_ms: settings.ttl_ms, heartbeat_interval_ms: settings.heartbeat_interval_ms },
         });
         let session_key = session_key(&settings)?;
         if settings.dev_login {
             tracing::warn!("PRESENCE_DEV_LOGIN is on: anyone can sign in as anyone through POST /api/session/dev");
         }
-        let listener = TcpListener::bind(&settings.listen)
-            .with_context(|| format!("binding {}", settings.listen))?;
+        let listener = TcpListener::bind(&settings.listen).with_context(|| format!("binding {}", settings.listen))?;
         let port = listener.local_addr()?.port();
         let dev_login = settings.dev_login;
         let server = HttpServer::new(move || {
@@ -81,12 +72,8 @@ impl Application {
                     let response = service.call(req);
                     async move {
                         let mut response = response.await?;
-                        if let Some(value) =
-                            request_id.and_then(|id| HeaderValue::from_str(&id).ok())
-                        {
-                            response
-                                .headers_mut()
-                                .insert(HeaderName::from_static("x-request-id"), value);
+                        if let Some(value) = request_id.and_then(|id| HeaderValue::from_str(&id).ok()) {
+                            response.headers_mut().insert(HeaderName::from_static("x-request-id"), value);
                         }
                         Ok(response)
                     }
@@ -116,10 +103,7 @@ impl Application {
 }
 
 async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::NotFound(format!(
-        "there is no {} on this server",
-        req.path()
-    )))
+    Err(ApiError::NotFound(format!("there is no {} on this server", req.path())))
 }
 
 fn session_key(settings: &Settings) -> anyhow::Result<Key> {

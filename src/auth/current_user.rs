@@ -21,15 +21,10 @@ impl FromRequest for CurrentUser {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
-        let state = req
-            .app_data::<web::Data<AppState>>()
-            .cloned()
-            .expect("AppState is registered");
+        let state = req.app_data::<web::Data<AppState>>().cloned().expect("AppState is registered");
         let bearer = bearer_token(req);
-        let session_user = TypedSession::from_request(req, &mut Payload::None)
-            .into_inner()
-            .ok()
-            .and_then(|s| s.user_id());
+        let session_user =
+            TypedSession::from_request(req, &mut Payload::None).into_inner().ok().and_then(|s| s.user_id());
         Box::pin(async move {
             match bearer? {
                 Some(token) => {
@@ -39,7 +34,8 @@ impl FromRequest for CurrentUser {
                 }
                 None => session_user.map(CurrentUser).ok_or_else(|| {
                     ApiError::Unauthorized(
-                        "sign in first: open a session with POST /api/session, or send Authorization: Bearer <jwt>".into(),
+                        "sign in first: open a session with POST /api/session, or send Authorization: Bearer <jwt>"
+                            .into(),
                     )
                 }),
             }
@@ -62,8 +58,6 @@ pub fn bearer_token(req: &HttpRequest) -> Result<Option<String>, ApiError> {
         .filter(|token| !token.is_empty());
     match token {
         Some(token) => Ok(Some(token.to_owned())),
-        None => Err(ApiError::Unauthorized(
-            "the Authorization header must be `Bearer <jwt>`".into(),
-        )),
+        None => Err(ApiError::Unauthorized("the Authorization header must be `Bearer <jwt>`".into())),
     }
 }

@@ -3,9 +3,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context};
-use jsonwebtoken::{
-    decode, decode_header, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation,
-};
+use jsonwebtoken::{decode, decode_header, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
@@ -47,25 +45,18 @@ impl TokenVerifier {
         });
         let public_key = match &settings.jwt_public_key_file {
             Some(path) => {
-                let pem = std::fs::read(path).with_context(|| {
-                    format!("reading PRESENCE_JWT_PUBLIC_KEY_FILE {}", path.display())
-                })?;
-                Some(
-                    public_key(&pem)
-                        .with_context(|| format!("loading the public key in {}", path.display()))?,
-                )
+                let pem = std::fs::read(path)
+                    .with_context(|| format!("reading PRESENCE_JWT_PUBLIC_KEY_FILE {}", path.display()))?;
+                Some(public_key(&pem).with_context(|| format!("loading the public key in {}", path.display()))?)
             }
             None => None,
         };
         if hs256.is_none() && public_key.is_none() {
-            tracing::warn!("neither PRESENCE_JWT_SECRET nor PRESENCE_JWT_PUBLIC_KEY_FILE is set: every token is refused");
+            tracing::warn!(
+                "neither PRESENCE_JWT_SECRET nor PRESENCE_JWT_PUBLIC_KEY_FILE is set: every token is refused"
+            );
         }
-        Ok(Self {
-            hs256,
-            public_key,
-            issuer: settings.jwt_issuer.clone(),
-            audience: settings.jwt_audience.clone(),
-        })
+        Ok(Self { hs256, public_key, issuer: settings.jwt_issuer.clone(), audience: settings.jwt_audience.clone() })
     }
 
     /// Checks the signature, expiry and (when configured) issuer and audience, and answers
@@ -78,12 +69,7 @@ impl TokenVerifier {
         let key = match (&self.hs256, &self.public_key) {
             (Some(secret), _) if header.alg == Algorithm::HS256 => secret,
             (_, Some((algorithm, key))) if header.alg == *algorithm => key,
-            _ => {
-                return Err(refuse(format!(
-                    "{:?} tokens are not accepted here",
-                    header.alg
-                )))
-            }
+            _ => return Err(refuse(format!("{:?} tokens are not accepted here", header.alg))),
         };
         let mut validation = Validation::new(header.alg);
         let mut required = vec!["exp", "sub"];
@@ -99,9 +85,7 @@ impl TokenVerifier {
             None => validation.validate_aud = false,
         }
         validation.set_required_spec_claims(&required);
-        let claims = decode::<Claims>(token, key, &validation)
-            .map_err(|e| refuse(e.to_string()))?
-            .claims;
+        let claims = decode::<Claims>(token, key, &validation).map_err(|e| refuse(e.to_string()))?.claims;
         Profile::try_from(ProfileFields {
             id: claims.sub,
             name: claims.name,
@@ -109,11 +93,7 @@ impl TokenVerifier {
             role: claims.role,
         })
         // The claim is called `picture` where the profile says `avatar`.
-        .map_err(|errors| {
-            refuse(
-                format!("its profile claims are not valid ({errors})").replace("avatar", "picture"),
-            )
-        })
+        .map_err(|errors| refuse(format!("its profile claims are not valid ({errors})").replace("avatar", "picture")))
     }
 }
 
@@ -135,9 +115,7 @@ pub fn mint(settings: &Settings, profile: &Profile, ttl: Duration) -> anyhow::Re
     let Some(secret) = &settings.jwt_secret else {
         bail!("set PRESENCE_JWT_SECRET (or --jwt-secret): `presence token` signs with it")
     };
-    let exp = (SystemTime::now() + ttl)
-        .duration_since(UNIX_EPOCH)?
-        .as_secs();
+    let exp = (SystemTime::now() + ttl).duration_since(UNIX_EPOCH)?.as_secs();
     let claims = Claims {
         sub: profile.id.to_string(),
         exp,

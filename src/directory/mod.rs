@@ -27,50 +27,30 @@ impl Directory {
     /// Connects (creating the database if it is missing) and runs the migrations.
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
         install_default_drivers();
-        if !Any::database_exists(url)
-            .await
-            .context("checking that the database exists")?
-        {
-            Any::create_database(url)
-                .await
-                .context("creating the database")?;
+        if !Any::database_exists(url).await.context("checking that the database exists")? {
+            Any::create_database(url).await.context("creating the database")?;
         }
         let pool = AnyPoolOptions::new()
             .acquire_timeout(std::time::Duration::from_secs(5))
             .connect(url)
             .await
             .context("connecting to the database")?;
-        sqlx::migrate!("./migrations")
-            .run(&pool)
-            .await
-            .context("running the migrations")?;
-        Ok(Self {
-            pool,
-            cache: RwLock::default(),
-        })
+        sqlx::migrate!("./migrations").run(&pool).await.context("running the migrations")?;
+        Ok(Self { pool, cache: RwLock::default() })
     }
 
     /// Readiness: the database answers a query.
     pub async fn ping(&self) -> anyhow::Result<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .context("pinging the database")?;
+        sqlx::query("SELECT 1").execute(&self.pool).await.context("pinging the database")?;
         Ok(())
     }
 
     /// Stores the profile unless the directory already holds exactly this one.
     pub async fn upsert(&self, profile: Profile) -> anyhow::Result<Arc<Profile>> {
-        if let Some(cached) = self
-            .cached(&profile.id)
-            .filter(|cached| **cached == profile)
-        {
+        if let Some(cached) = self.cached(&profile.id).filter(|cached| **cached == profile) {
             return Ok(cached);
         }
-        let updated_at = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_millis() as i64;
+        let updated_at = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as i64;
         sqlx::query(
             "INSERT INTO users (id, name, avatar, role, updated_at) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (id) DO UPDATE SET name = excluded.name, avatar = excluded.avatar, \
@@ -104,12 +84,7 @@ impl Directory {
                 avatar: row.try_get("avatar")?,
                 role: row.try_get("role")?,
             },
-            None => Profile {
-                id: id.clone(),
-                name: id.to_string(),
-                avatar: None,
-                role: None,
-            },
+            None => Profile { id: id.clone(), name: id.to_string(), avatar: None, role: None },
         };
         Ok(self.remember(profile))
     }
@@ -127,19 +102,12 @@ impl Directory {
     }
 
     fn cached(&self, id: &UserId) -> Option<Arc<Profile>> {
-        self.cache
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .get(id)
-            .cloned()
+        self.cache.read().unwrap_or_else(|poisoned| poisoned.into_inner()).get(id).cloned()
     }
 
     fn remember(&self, profile: Profile) -> Arc<Profile> {
         let profile = Arc::new(profile);
-        let mut cache = self
-            .cache
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut cache = self.cache.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         if cache.len() >= MAX_CACHED_PROFILES {
             cache.clear();
         }

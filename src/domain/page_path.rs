@@ -25,17 +25,11 @@ impl PagePath {
             return Err(invalid("control", "must not contain control characters"));
         }
         if raw.contains(['?', '#']) {
-            return Err(invalid(
-                "query",
-                "must be a path only, without \"?\" query or \"#\" fragment",
-            ));
+            return Err(invalid("query", "must be a path only, without \"?\" query or \"#\" fragment"));
         }
         let segments: Vec<&str> = raw.split('/').filter(|s| !s.is_empty()).collect();
         if segments.iter().any(|s| *s == "." || *s == "..") {
-            return Err(invalid(
-                "dot_segment",
-                "must not contain \".\" or \"..\" segments",
-            ));
+            return Err(invalid("dot_segment", "must not contain \".\" or \"..\" segments"));
         }
         Ok(Self(format!("/{}", segments.join("/")).into()))
     }
@@ -81,11 +75,7 @@ mod tests {
             ("/docs//a///b/", "/docs/a/b"),
             ("/a.b/c..d/.e", "/a.b/c..d/.e"),
         ] {
-            assert_eq!(
-                PagePath::parse(raw).unwrap().as_str(),
-                want,
-                "input {raw:?}"
-            );
+            assert_eq!(PagePath::parse(raw).unwrap().as_str(), want, "input {raw:?}");
         }
     }
 

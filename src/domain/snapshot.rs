@@ -103,18 +103,8 @@ mod tests {
         let at = |s: u64| SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_255_200 + s);
         let presence = PagePresence {
             viewers: vec![
-                ViewerPresence {
-                    user: alice.clone(),
-                    tab_count: 2,
-                    joined_at: at(0),
-                    editing_since: Some(at(5)),
-                },
-                ViewerPresence {
-                    user: bob.clone(),
-                    tab_count: 1,
-                    joined_at: at(3),
-                    editing_since: None,
-                },
+                ViewerPresence { user: alice.clone(), tab_count: 2, joined_at: at(0), editing_since: Some(at(5)) },
+                ViewerPresence { user: bob.clone(), tab_count: 1, joined_at: at(3), editing_since: None },
             ],
             tab_count: 3,
         };
@@ -128,10 +118,7 @@ mod tests {
             }),
         )]);
         let page = PagePath::parse("/docs/a").unwrap();
-        let timing = Timing {
-            ttl_ms: 45_000,
-            heartbeat_interval_ms: 15_000,
-        };
+        let timing = Timing { ttl_ms: 45_000, heartbeat_interval_ms: 15_000 };
         let snapshot = Snapshot::new(&page, &presence, &profiles, &bob, timing);
         assert_eq!(
             serde_json::to_value(&snapshot).unwrap(),

@@ -12,13 +12,9 @@ pub struct TabId(Arc<str>);
 impl TabId {
     pub fn parse(raw: &str) -> Result<Self, ValidationError> {
         if !raw.validate_length(Some(1), Some(64), None) {
-            return Err(ValidationError::new("length")
-                .with_message("must be 1 to 64 characters long".into()));
+            return Err(ValidationError::new("length").with_message("must be 1 to 64 characters long".into()));
         }
-        if !raw
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        {
+        if !raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
             return Err(ValidationError::new("charset")
                 .with_message("may contain only letters A-Z a-z, digits, \"_\" and \"-\"".into()));
         }
@@ -43,12 +39,7 @@ mod tests {
 
     #[test]
     fn accepts_uuids_and_short_ids() {
-        for raw in [
-            "a",
-            "5f0c2a3e-9b7d-4c1e-8f3a-2b6d9e0c1a7f",
-            "tab_1-X",
-            &"z".repeat(64),
-        ] {
+        for raw in ["a", "5f0c2a3e-9b7d-4c1e-8f3a-2b6d9e0c1a7f", "tab_1-X", &"z".repeat(64)] {
             assert_eq!(TabId::parse(raw).unwrap().as_str(), raw);
         }
     }
@@ -63,11 +54,7 @@ mod tests {
             ("é", "charset"),
             ("tab\n", "charset"),
         ] {
-            assert_eq!(
-                TabId::parse(raw).expect_err(raw).code,
-                code,
-                "input {raw:?}"
-            );
+            assert_eq!(TabId::parse(raw).expect_err(raw).code, code, "input {raw:?}");
         }
     }
 

@@ -15,8 +15,7 @@ impl UserId {
     pub fn parse(raw: &str) -> Result<Self, ValidationError> {
         let length = raw.chars().count();
         if !(1..=128).contains(&length) {
-            return Err(ValidationError::new("length")
-                .with_message("must be 1 to 128 characters long".into()));
+            return Err(ValidationError::new("length").with_message("must be 1 to 128 characters long".into()));
         }
         printable(raw)?;
         Ok(Self(raw.into()))
@@ -83,8 +82,7 @@ impl TryFrom<ProfileFields> for Profile {
 
 fn printable(value: &str) -> Result<(), ValidationError> {
     if value.chars().any(char::is_control) {
-        return Err(ValidationError::new("control")
-            .with_message("must not contain control characters".into()));
+        return Err(ValidationError::new("control").with_message("must not contain control characters".into()));
     }
     Ok(())
 }
@@ -101,12 +99,7 @@ fn web_url(value: &str) -> Result<(), ValidationError> {
 mod tests {
     use super::*;
 
-    fn fields(
-        id: &str,
-        name: Option<&str>,
-        avatar: Option<&str>,
-        role: Option<&str>,
-    ) -> ProfileFields {
+    fn fields(id: &str, name: Option<&str>, avatar: Option<&str>, role: Option<&str>) -> ProfileFields {
         ProfileFields {
             id: id.into(),
             name: name.map(Into::into),
@@ -130,18 +123,12 @@ mod tests {
             (fields("u\u{0}", Some("A"), None, None), "id"),
             (fields("u1", Some(""), None, None), "name"),
             (fields("u1", Some("A\nB"), None, None), "name"),
-            (
-                fields("u1", Some("A"), Some("javascript:alert(1)"), None),
-                "avatar",
-            ),
+            (fields("u1", Some("A"), Some("javascript:alert(1)"), None), "avatar"),
             (fields("u1", Some("A"), Some("not a url"), None), "avatar"),
             (fields("u1", Some("A"), None, Some("")), "role"),
         ] {
             let errors = Profile::try_from(input).expect_err(field);
-            assert!(
-                errors.field_errors().contains_key(field),
-                "{field}: {errors:?}"
-            );
+            assert!(errors.field_errors().contains_key(field), "{field}: {errors:?}");
         }
     }
 }

@@ -10,7 +10,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// `getOpenApi`: the repository's `openapi.yaml`, as is.
 async fn openapi() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/yaml")
-        .body(OPENAPI_YAML)
+    HttpResponse::Ok().content_type("application/yaml").body(OPENAPI_YAML)
 }

@@ -23,33 +23,24 @@ impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let declared_length = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|value| value.to_str().ok()?.parse::<usize>().ok());
+        let declared_length =
+            req.headers().get(header::CONTENT_LENGTH).and_then(|value| value.to_str().ok()?.parse::<usize>().ok());
         let media_type = check_media_type(req);
         let mut payload = payload.take();
         Box::pin(async move {
             if declared_length.is_some_and(|length| length > MAX_BODY_BYTES) {
-                return Err(ApiError::PayloadTooLarge {
-                    limit: MAX_BODY_BYTES,
-                });
+                return Err(ApiError::PayloadTooLarge { limit: MAX_BODY_BYTES });
             }
             let mut bytes = BytesMut::new();
             while let Some(chunk) = payload.next().await {
-                let chunk = chunk
-                    .map_err(|e| ApiError::Malformed(format!("the body could not be read: {e}")))?;
+                let chunk = chunk.map_err(|e| ApiError::Malformed(format!("the body could not be read: {e}")))?;
                 if bytes.len() + chunk.len() > MAX_BODY_BYTES {
-                    return Err(ApiError::PayloadTooLarge {
-                        limit: MAX_BODY_BYTES,
-                    });
+                    return Err(ApiError::PayloadTooLarge { limit: MAX_BODY_BYTES });
                 }
                 bytes.extend_from_slice(&chunk);
             }
             if bytes.is_empty() {
-                return parse(b"null").map_err(|_| {
-                    ApiError::Malformed("the body is empty: send a JSON object".into())
-                });
+                return parse(b"null").map_err(|_| ApiError::Malformed("the body is empty: send a JSON object".into()));
             }
             media_type?;
             // Derived serde structs also read JSON arrays field by field; a body is an object.
@@ -70,11 +61,7 @@ fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<Body<T>, ApiError> {
             // A field of the wrong type is a field error the client can act on.
             Category::Data if field != "." => {
                 let message = inner.to_string();
-                let message = message
-                    .split(" at line ")
-                    .next()
-                    .unwrap_or(&message)
-                    .to_owned();
+                let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
                 ApiError::Validation(vec![FieldError { field, message }])
             }
             _ => malformed(inner),
@@ -85,23 +72,17 @@ fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<Body<T>, ApiError> {
 }
 
 fn malformed(error: serde_json::Error) -> ApiError {
-    ApiError::Malformed(format!(
-        "the body is not valid JSON for this endpoint: {error}"
-    ))
+    ApiError::Malformed(format!("the body is not valid JSON for this endpoint: {error}"))
 }
 
 fn check_media_type(req: &HttpRequest) -> Result<(), ApiError> {
     let mime = req.mime_type().ok().flatten();
     let accepted = mime.is_some_and(|mime| {
-        matches!(
-            (mime.type_().as_str(), mime.subtype().as_str()),
-            ("application", "json") | ("text", "plain")
-        ) || mime.suffix().is_some_and(|suffix| suffix == "json")
+        matches!((mime.type_().as_str(), mime.subtype().as_str()), ("application", "json") | ("text", "plain"))
+            || mime.suffix().is_some_and(|suffix| suffix == "json")
     });
     if accepted {
         return Ok(());
     }
-    Err(ApiError::UnsupportedMediaType(
-        "send the body as application/json (or text/plain, as sendBeacon does)".into(),
-    ))
+    Err(ApiError::UnsupportedMediaType("send the body as application/json (or text/plain, as sendBeacon does)".into()))
 }

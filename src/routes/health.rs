@@ -18,10 +18,6 @@ async fn healthz() -> HttpResponse {
 
 /// `readyz`: the stores this instance needs answer too.
 async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse> {
-    state
-        .directory
-        .ping()
-        .await
-        .map_err(ApiError::Unavailable)?;
+    state.directory.ping().await.map_err(ApiError::Unavailable)?;
     Ok(HttpResponse::Ok().json(json!({"status": "ok"})))
 }

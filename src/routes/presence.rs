@@ -43,14 +43,8 @@ impl TryFrom<TabRequest> for TabCommand {
         let page = required("pagePath", request.page_path, PagePath::parse);
         let tab = required("tabId", request.tab_id, TabId::parse);
         match (page, tab) {
-            (Ok(page), Ok(tab)) => Ok(Self {
-                page,
-                tab,
-                is_editing: request.is_editing,
-            }),
-            (page, tab) => Err(ApiError::Validation(
-                page.err().into_iter().chain(tab.err()).collect(),
-            )),
+            (Ok(page), Ok(tab)) => Ok(Self { page, tab, is_editing: request.is_editing }),
+            (page, tab) => Err(ApiError::Validation(page.err().into_iter().chain(tab.err()).collect())),
         }
     }
 }
@@ -66,20 +60,15 @@ fn required<T>(
     value: Option<String>,
     parse: impl FnOnce(&str) -> Result<T, ValidationError>,
 ) -> Result<T, FieldError> {
-    let value = value.ok_or_else(|| FieldError {
-        field: field.into(),
-        message: "is required".into(),
-    })?;
+    let value = value.ok_or_else(|| FieldError { field: field.into(), message: "is required".into() })?;
     parse(&value).map_err(|error| FieldError::new(field, &error))
 }
 
-impl TabCommand {
-    fn key(&self, user: CurrentUser) -> TabKey {
-        TabKey {
-            user: user.0,
-            tab: self.tab.clone(),
-        }
-    }
+/// What a tab tells the registry.
+enum TabChange {
+    Join,
+    Heartbeat,
+    Leave,
 }
 
 /// `joinPresence`: adds the caller's tab to the page and answers the page's snapshot.
@@ -90,13 +79,7 @@ async fn join(
     body: Body<TabRequest>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
-    let command = TabCommand::try_from(body.0)?;
-    let presence = state
-        .store
-        .join(&command.page, &command.key(user.clone()))
-        .await
-        .map_err(ApiError::Unavailable)?;
-    respond(&req, &state, &command.page, &presence, &user.0).await
+    change_tab(TabChange::Join, req, user, body, state).await
 }
 
 /// `heartbeat`: keeps the caller's tab live (re-creating it if it expired) and sets `isEditing`.
@@ -107,14 +90,7 @@ async fn heartbeat(
     body: Body<TabRequest>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
-    let command = TabCommand::try_from(body.0)?;
-    let key = command.key(user.clone());
-    let presence = state
-        .store
-        .heartbeat(&command.page, &key, command.is_editing)
-        .await
-        .map_err(ApiError::Unavailable)?;
-    respond(&req, &state, &command.page, &presence, &user.0).await
+    change_tab(TabChange::Heartbeat, req, user, body, state).await
 }
 
 /// `leavePresence`: removes the caller's tab; leaving twice is fine. Takes `text/plain`
@@ -126,30 +102,34 @@ async fn leave(
     body: Body<TabRequest>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
-    let command = TabCommand::try_from(body.0)?;
-    let presence = state
-        .store
-        .leave(&command.page, &command.key(user.clone()))
-        .await
-        .map_err(ApiError::Unavailable)?;
-    respond(&req, &state, &command.page, &presence, &user.0).await
+    change_tab(TabChange::Leave, req, user, body, state).await
+}
+
+async fn change_tab(
+    change: TabChange,
+    req: HttpRequest,
+    user: CurrentUser,
+    body: Body<TabRequest>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
+    let TabCommand { page, tab, is_editing } = TabCommand::try_from(body.0)?;
+    let key = TabKey { user: user.0, tab };
+    let presence = match change {
+        TabChange::Join => state.store.join(&page, &key).await,
+        TabChange::Heartbeat => state.store.heartbeat(&page, &key, is_editing).await,
+        TabChange::Leave => state.store.leave(&page, &key).await,
+    }
+    .map_err(ApiError::Unavailable)?;
+    respond(&req, &state, &page, &presence, &key.user).await
 }
 
 /// `listPresence`: the page's snapshot, without making the caller a viewer.
 #[tracing::instrument(name = "list", skip_all, fields(user = %user.0))]
-async fn list(
-    req: HttpRequest,
-    user: CurrentUser,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse> {
+async fn list(req: HttpRequest, user: CurrentUser, state: web::Data<AppState>) -> Result<HttpResponse> {
     let query = web::Query::<ListQuery>::from_query(req.query_string())
         .map_err(|e| ApiError::Malformed(format!("the query string could not be read: {e}")))?;
     let page = required("pagePath", query.into_inner().page_path, PagePath::parse)
         .map_err(|error| ApiError::Validation(vec![error]))?;
-    let presence = state
-        .store
-        .presence(&page)
-        .await
-        .map_err(ApiError::Unavailable)?;
+    let presence = state.store.presence(&page).await.map_err(ApiError::Unavailable)?;
     respond(&req, &state, &page, &presence, &user.0).await
 }

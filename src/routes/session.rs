@@ -42,10 +42,11 @@ async fn sign_in(
 ) -> Result<HttpResponse> {
     let token = match (bearer_token(&req)?, body.0.and_then(|body| body.token)) {
         (Some(token), _) | (None, Some(token)) => token,
-        (None, None) => return Err(ApiError::Unauthorized(
-            "send the host app's JWT as Authorization: Bearer <jwt> or as {\"token\": \"<jwt>\"}"
-                .into(),
-        )),
+        (None, None) => {
+            return Err(ApiError::Unauthorized(
+                "send the host app's JWT as Authorization: Bearer <jwt> or as {\"token\": \"<jwt>\"}".into(),
+            ))
+        }
     };
     let profile = state.tokens.verify(&token)?;
     open_session(profile, &session, &state).await
@@ -59,39 +60,22 @@ async fn dev_sign_in(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
     if body.0.name.is_none() {
-        return Err(ApiError::Validation(vec![FieldError {
-            field: "name".into(),
-            message: "is required".into(),
-        }]));
+        return Err(ApiError::Validation(vec![FieldError { field: "name".into(), message: "is required".into() }]));
     }
     let profile = Profile::try_from(body.0)?;
     open_session(profile, &session, &state).await
 }
 
-async fn open_session(
-    profile: Profile,
-    session: &TypedSession,
-    state: &AppState,
-) -> Result<HttpResponse> {
-    let profile = state
-        .directory
-        .upsert(profile)
-        .await
-        .map_err(ApiError::Unavailable)?;
-    session
-        .sign_in(&profile.id)
-        .map_err(|e| ApiError::Internal(e.into()))?;
+async fn open_session(profile: Profile, session: &TypedSession, state: &AppState) -> Result<HttpResponse> {
+    let profile = state.directory.upsert(profile).await.map_err(ApiError::Unavailable)?;
+    session.sign_in(&profile.id).map_err(|e| ApiError::Internal(e.into()))?;
     tracing::info!(user = %profile.id, "session opened");
     Ok(HttpResponse::Ok().json(UserResponse { user: &profile }))
 }
 
 /// `getSession`: who the session (or bearer token) belongs to.
 async fn who_am_i(user: CurrentUser, state: web::Data<AppState>) -> Result<HttpResponse> {
-    let profile = state
-        .directory
-        .profile(&user.0)
-        .await
-        .map_err(ApiError::Unavailable)?;
+    let profile = state.directory.profile(&user.0).await.map_err(ApiError::Unavailable)?;
     Ok(HttpResponse::Ok().json(UserResponse { user: &profile }))
 }
 

@@ -28,16 +28,11 @@ pub async fn respond(
         .map_err(ApiError::Unavailable)?;
     let snapshot = Snapshot::new(page, presence, &profiles, caller, state.timing);
     let body = serde_json::to_vec(&snapshot).map_err(|e| ApiError::Internal(e.into()))?;
-    let etag = EntityTag::new_strong(format!(
-        "{:016x}",
-        BuildHasherDefault::<DefaultHasher>::default().hash_one(&body)
-    ));
+    let etag =
+        EntityTag::new_strong(format!("{:016x}", BuildHasherDefault::<DefaultHasher>::default().hash_one(&body)));
     let cache_control = (header::CACHE_CONTROL, "private, no-cache");
     if req.method() == Method::GET && client_has(req, &etag) {
-        return Ok(HttpResponse::NotModified()
-            .insert_header(header::ETag(etag))
-            .insert_header(cache_control)
-            .finish());
+        return Ok(HttpResponse::NotModified().insert_header(header::ETag(etag)).insert_header(cache_control).finish());
     }
     Ok(HttpResponse::Ok()
         .insert_header(header::ETag(etag))

@@ -50,11 +50,8 @@ impl MemoryStore {
     /// Makes the store and starts its background sweep, which ends when the store is dropped.
     /// Must be called inside a tokio runtime.
     pub fn start(ttl: Duration, sweep_every: Duration) -> Self {
-        let shared = Arc::new(Shared {
-            state: Mutex::new(State::default()),
-            ttl,
-            started: (Instant::now(), SystemTime::now()),
-        });
+        let shared =
+            Arc::new(Shared { state: Mutex::new(State::default()), ttl, started: (Instant::now(), SystemTime::now()) });
         tokio::spawn(sweep_until_dropped(Arc::downgrade(&shared), sweep_every));
         Self { shared }
     }
@@ -73,9 +70,7 @@ impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock leaves the maps consistent (every step is a
         // single insert or remove), so a poisoned lock is safe to keep using.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn wall_time(&self, at: Instant) -> SystemTime {
@@ -113,27 +108,14 @@ impl State {
         }
     }
 
-    fn touch(
-        &mut self,
-        page: &PagePath,
-        key: &TabKey,
-        expires_at: Instant,
-        now: SystemTime,
-        editing: Editing,
-    ) {
+    fn touch(&mut self, page: &PagePath, key: &TabKey, expires_at: Instant, now: SystemTime, editing: Editing) {
         let tabs = self.pages.entry(page.clone()).or_default();
-        let tab = tabs.entry(key.clone()).or_insert_with(|| Tab {
-            state: TabState {
-                joined_at: now,
-                editing_since: None,
-            },
-            expires_at,
-        });
-        self.expirations
-            .remove(&(tab.expires_at, page.clone(), key.clone()));
+        let tab = tabs
+            .entry(key.clone())
+            .or_insert_with(|| Tab { state: TabState { joined_at: now, editing_since: None }, expires_at });
+        self.expirations.remove(&(tab.expires_at, page.clone(), key.clone()));
         tab.expires_at = expires_at;
-        self.expirations
-            .insert((expires_at, page.clone(), key.clone()));
+        self.expirations.insert((expires_at, page.clone(), key.clone()));
         if let Editing::Set(is_editing) = editing {
             tab.state.editing_since = match (is_editing, tab.state.editing_since) {
                 (false, _) => None,
@@ -147,8 +129,7 @@ impl State {
             return;
         };
         if let Some(tab) = tabs.remove(key) {
-            self.expirations
-                .remove(&(tab.expires_at, page.clone(), key.clone()));
+            self.expirations.remove(&(tab.expires_at, page.clone(), key.clone()));
         }
         if tabs.is_empty() {
             self.pages.remove(page);
@@ -164,12 +145,7 @@ impl State {
 
     fn sweep_batch(&mut self, now: Instant, max: usize) -> usize {
         let mut removed = 0;
-        while removed < max
-            && self
-                .expirations
-                .first()
-                .is_some_and(|(deadline, ..)| *deadline < now)
-        {
+        while removed < max && self.expirations.first().is_some_and(|(deadline, ..)| *deadline < now) {
             let Some((_, page, key)) = self.expirations.pop_first() else {
                 break;
             };
@@ -207,12 +183,7 @@ impl PresenceStore for MemoryStore {
         Ok(self.touch(page, tab, Editing::Keep))
     }
 
-    async fn heartbeat(
-        &self,
-        page: &PagePath,
-        tab: &TabKey,
-        is_editing: bool,
-    ) -> anyhow::Result<PagePresence> {
+    async fn heartbeat(&self, page: &PagePath, tab: &TabKey, is_editing: bool) -> anyhow::Result<PagePresence> {
         Ok(self.touch(page, tab, Editing::Set(is_editing)))
     }
 
@@ -249,28 +220,17 @@ mod tests {
     }
 
     fn tab(user: &str, tab: &str) -> TabKey {
-        TabKey {
-            user: UserId::parse(user).unwrap(),
-            tab: TabId::parse(tab).unwrap(),
-        }
+        TabKey { user: UserId::parse(user).unwrap(), tab: TabId::parse(tab).unwrap() }
     }
 
     fn users(presence: &PagePresence) -> Vec<(&str, u32)> {
-        presence
-            .viewers
-            .iter()
-            .map(|v| (v.user.as_str(), v.tab_count))
-            .collect()
+        presence.viewers.iter().map(|v| (v.user.as_str(), v.tab_count)).collect()
     }
 
     impl MemoryStore {
         fn tab_entries(&self) -> (usize, usize, usize) {
             let state = self.shared.lock();
-            (
-                state.pages.len(),
-                state.pages.values().map(HashMap::len).sum(),
-                state.expirations.len(),
-            )
+            (state.pages.len(), state.pages.values().map(HashMap::len).sum(), state.expirations.len())
         }
     }
 
@@ -302,23 +262,12 @@ mod tests {
         store.join(&docs, &tab("alice", "t1")).await.unwrap();
         store.join(&docs, &tab("bob", "t1")).await.unwrap();
         advance(Duration::from_secs(30)).await;
-        store
-            .heartbeat(&docs, &tab("bob", "t1"), false)
-            .await
-            .unwrap();
+        store.heartbeat(&docs, &tab("bob", "t1"), false).await.unwrap();
         advance(Duration::from_secs(15)).await;
-        assert_eq!(
-            users(&store.presence(&docs).await.unwrap()),
-            [("alice", 1), ("bob", 1)],
-            "exactly TTL is live"
-        );
+        assert_eq!(users(&store.presence(&docs).await.unwrap()), [("alice", 1), ("bob", 1)], "exactly TTL is live");
         advance(Duration::from_millis(1)).await;
         assert_eq!(users(&store.presence(&docs).await.unwrap()), [("bob", 1)]);
-        assert_eq!(
-            store.tab_entries(),
-            (1, 1, 1),
-            "lazy expiry freed alice's entry"
-        );
+        assert_eq!(store.tab_entries(), (1, 1, 1), "lazy expiry freed alice's entry");
     }
 
     #[tokio::test(start_paused = true)]
@@ -327,15 +276,9 @@ mod tests {
         let docs = page("/docs");
         let first = store.join(&docs, &tab("alice", "t1")).await.unwrap();
         advance(TTL * 2).await;
-        let healed = store
-            .heartbeat(&docs, &tab("alice", "t1"), false)
-            .await
-            .unwrap();
+        let healed = store.heartbeat(&docs, &tab("alice", "t1"), false).await.unwrap();
         assert_eq!(users(&healed), [("alice", 1)]);
-        assert!(
-            healed.viewers[0].joined_at > first.viewers[0].joined_at,
-            "a new tab, a new joinedAt"
-        );
+        assert!(healed.viewers[0].joined_at > first.viewers[0].joined_at, "a new tab, a new joinedAt");
     }
 
     #[tokio::test(start_paused = true)]
@@ -355,40 +298,14 @@ mod tests {
     async fn the_earliest_editor_is_the_editor() {
         let store = MemoryStore::start(TTL, NEVER);
         let docs = page("/docs");
-        store
-            .heartbeat(&docs, &tab("bob", "t1"), true)
-            .await
-            .unwrap();
+        store.heartbeat(&docs, &tab("bob", "t1"), true).await.unwrap();
         advance(Duration::from_secs(1)).await;
-        store
-            .heartbeat(&docs, &tab("alice", "t1"), true)
-            .await
-            .unwrap();
-        let presence = store
-            .heartbeat(&docs, &tab("bob", "t1"), true)
-            .await
-            .unwrap();
-        assert_eq!(
-            presence.editor().unwrap().as_str(),
-            "bob",
-            "still editing keeps the start"
-        );
+        store.heartbeat(&docs, &tab("alice", "t1"), true).await.unwrap();
+        let presence = store.heartbeat(&docs, &tab("bob", "t1"), true).await.unwrap();
+        assert_eq!(presence.editor().unwrap().as_str(), "bob", "still editing keeps the start");
         store.join(&docs, &tab("bob", "t1")).await.unwrap();
-        assert_eq!(
-            store
-                .presence(&docs)
-                .await
-                .unwrap()
-                .editor()
-                .unwrap()
-                .as_str(),
-            "bob",
-            "join keeps editing"
-        );
-        let presence = store
-            .heartbeat(&docs, &tab("bob", "t1"), false)
-            .await
-            .unwrap();
+        assert_eq!(store.presence(&docs).await.unwrap().editor().unwrap().as_str(), "bob", "join keeps editing");
+        let presence = store.heartbeat(&docs, &tab("bob", "t1"), false).await.unwrap();
         assert_eq!(presence.editor().unwrap().as_str(), "alice");
     }
 
@@ -398,12 +315,7 @@ mod tests {
         store.join(&page("/a"), &tab("alice", "t1")).await.unwrap();
         let b = store.join(&page("/b"), &tab("bob", "t1")).await.unwrap();
         assert_eq!(users(&b), [("bob", 1)]);
-        assert!(store
-            .presence(&page("/c"))
-            .await
-            .unwrap()
-            .viewers
-            .is_empty());
+        assert!(store.presence(&page("/c")).await.unwrap().viewers.is_empty());
         assert_eq!(store.tab_entries().0, 2, "reading /c made no page");
     }
 
@@ -411,20 +323,13 @@ mod tests {
     async fn the_background_sweep_frees_pages_nobody_reads() {
         let store = MemoryStore::start(TTL, Duration::from_secs(5));
         for i in 0..100 {
-            store
-                .join(&page(&format!("/p{i}")), &tab("alice", "t1"))
-                .await
-                .unwrap();
+            store.join(&page(&format!("/p{i}")), &tab("alice", "t1")).await.unwrap();
         }
         advance(Duration::from_secs(30)).await;
         store.join(&page("/p0"), &tab("alice", "t1")).await.unwrap();
         // Sleeping (unlike `advance`) lets the sweeper's tick run on this paused clock.
         tokio::time::sleep(TTL - Duration::from_secs(20)).await;
-        assert_eq!(
-            store.tab_entries(),
-            (1, 1, 1),
-            "only the refreshed tab is left"
-        );
+        assert_eq!(store.tab_entries(), (1, 1, 1), "only the refreshed tab is left");
     }
 
     #[tokio::test(start_paused = true)]
@@ -440,10 +345,7 @@ mod tests {
     async fn sweep_removes_more_than_one_batch() {
         let store = MemoryStore::start(TTL, NEVER);
         for i in 0..(SWEEP_BATCH + 5) {
-            store
-                .join(&page(&format!("/p{i}")), &tab("alice", "t"))
-                .await
-                .unwrap();
+            store.join(&page(&format!("/p{i}")), &tab("alice", "t")).await.unwrap();
         }
         advance(TTL + Duration::from_millis(1)).await;
         assert_eq!(store.sweep().await.unwrap(), SWEEP_BATCH + 5);

@@ -50,11 +50,7 @@ pub struct PagePresence {
 impl PagePresence {
     /// The editor whose editing began earliest.
     pub fn editor(&self) -> Option<&UserId> {
-        self.viewers
-            .iter()
-            .filter_map(|viewer| Some((viewer.editing_since?, &viewer.user)))
-            .min()
-            .map(|(_, user)| user)
+        self.viewers.iter().filter_map(|viewer| Some((viewer.editing_since?, &viewer.user))).min().map(|(_, user)| user)
     }
 }
 
@@ -98,12 +94,7 @@ pub trait PresenceStore: Send + Sync + 'static {
     async fn join(&self, page: &PagePath, tab: &TabKey) -> anyhow::Result<PagePresence>;
 
     /// Refreshes the tab and sets its editing state; re-creates it if it was unknown or expired.
-    async fn heartbeat(
-        &self,
-        page: &PagePath,
-        tab: &TabKey,
-        is_editing: bool,
-    ) -> anyhow::Result<PagePresence>;
+    async fn heartbeat(&self, page: &PagePath, tab: &TabKey, is_editing: bool) -> anyhow::Result<PagePresence>;
 
     /// Removes the tab; an unknown tab is not an error.
     async fn leave(&self, page: &PagePath, tab: &TabKey) -> anyhow::Result<PagePresence>;
@@ -132,76 +123,29 @@ mod tests {
     fn folds_tabs_into_viewers_in_join_order() {
         let (alice, bob) = (user("alice"), user("bob"));
         let tabs = [
-            (
-                &bob,
-                TabState {
-                    joined_at: at(5),
-                    editing_since: None,
-                },
-            ),
-            (
-                &alice,
-                TabState {
-                    joined_at: at(9),
-                    editing_since: Some(at(20)),
-                },
-            ),
-            (
-                &alice,
-                TabState {
-                    joined_at: at(7),
-                    editing_since: Some(at(30)),
-                },
-            ),
-            (
-                &bob,
-                TabState {
-                    joined_at: at(1),
-                    editing_since: Some(at(25)),
-                },
-            ),
+            (&bob, TabState { joined_at: at(5), editing_since: None }),
+            (&alice, TabState { joined_at: at(9), editing_since: Some(at(20)) }),
+            (&alice, TabState { joined_at: at(7), editing_since: Some(at(30)) }),
+            (&bob, TabState { joined_at: at(1), editing_since: Some(at(25)) }),
         ];
         let page = aggregate(tabs.iter().map(|(u, t)| (*u, t)));
         assert_eq!(page.tab_count, 4);
         assert_eq!(
             page.viewers,
             vec![
-                ViewerPresence {
-                    user: bob.clone(),
-                    tab_count: 2,
-                    joined_at: at(1),
-                    editing_since: Some(at(25))
-                },
-                ViewerPresence {
-                    user: alice,
-                    tab_count: 2,
-                    joined_at: at(7),
-                    editing_since: Some(at(20))
-                },
+                ViewerPresence { user: bob.clone(), tab_count: 2, joined_at: at(1), editing_since: Some(at(25)) },
+                ViewerPresence { user: alice, tab_count: 2, joined_at: at(7), editing_since: Some(at(20)) },
             ]
         );
-        assert_eq!(
-            page.editor(),
-            Some(&user("alice")),
-            "alice began editing first"
-        );
+        assert_eq!(page.editor(), Some(&user("alice")), "alice began editing first");
     }
 
     #[test]
     fn ties_in_join_time_order_by_id() {
         let (a, b) = (user("a"), user("b"));
-        let tab = TabState {
-            joined_at: at(1),
-            editing_since: None,
-        };
+        let tab = TabState { joined_at: at(1), editing_since: None };
         let page = aggregate([(&b, &tab), (&a, &tab)]);
-        assert_eq!(
-            page.viewers
-                .iter()
-                .map(|v| v.user.as_str())
-                .collect::<Vec<_>>(),
-            ["a", "b"]
-        );
+        assert_eq!(page.viewers.iter().map(|v| v.user.as_str()).collect::<Vec<_>>(), ["a", "b"]);
         assert_eq!(page.editor(), None);
     }
 }

@@ -6,79 +6,19 @@ use serde_json::{json, Value};
 use crate::helpers::{problem, spawn_app};
 
 /// (case, content type, body, status, field named in `errors` if any)
-fn cases() -> Vec<(
-    &'static str,
-    &'static str,
-    String,
-    u16,
-    Option<&'static str>,
-)> {
+fn cases() -> Vec<(&'static str, &'static str, String, u16, Option<&'static str>)> {
     let body = |value: Value| value.to_string();
     let json = "application/json";
     vec![
-        (
-            "missing pagePath",
-            json,
-            body(json!({"tabId": "t1"})),
-            400,
-            Some("pagePath"),
-        ),
-        (
-            "missing tabId",
-            json,
-            body(json!({"pagePath": "/docs"})),
-            400,
-            Some("tabId"),
-        ),
-        (
-            "relative path",
-            json,
-            body(json!({"pagePath": "docs", "tabId": "t1"})),
-            400,
-            Some("pagePath"),
-        ),
-        (
-            "empty path",
-            json,
-            body(json!({"pagePath": "", "tabId": "t1"})),
-            400,
-            Some("pagePath"),
-        ),
-        (
-            "path with query",
-            json,
-            body(json!({"pagePath": "/docs?a=1", "tabId": "t1"})),
-            400,
-            Some("pagePath"),
-        ),
-        (
-            "path with fragment",
-            json,
-            body(json!({"pagePath": "/docs#x", "tabId": "t1"})),
-            400,
-            Some("pagePath"),
-        ),
-        (
-            "dot segment",
-            json,
-            body(json!({"pagePath": "/docs/./a", "tabId": "t1"})),
-            400,
-            Some("pagePath"),
-        ),
-        (
-            "dot-dot segment",
-            json,
-            body(json!({"pagePath": "/docs/../etc", "tabId": "t1"})),
-            400,
-            Some("pagePath"),
-        ),
-        (
-            "control character",
-            json,
-            body(json!({"pagePath": "/do\u{1}cs", "tabId": "t1"})),
-            400,
-            Some("pagePath"),
-        ),
+        ("missing pagePath", json, body(json!({"tabId": "t1"})), 400, Some("pagePath")),
+        ("missing tabId", json, body(json!({"pagePath": "/docs"})), 400, Some("tabId")),
+        ("relative path", json, body(json!({"pagePath": "docs", "tabId": "t1"})), 400, Some("pagePath")),
+        ("empty path", json, body(json!({"pagePath": "", "tabId": "t1"})), 400, Some("pagePath")),
+        ("path with query", json, body(json!({"pagePath": "/docs?a=1", "tabId": "t1"})), 400, Some("pagePath")),
+        ("path with fragment", json, body(json!({"pagePath": "/docs#x", "tabId": "t1"})), 400, Some("pagePath")),
+        ("dot segment", json, body(json!({"pagePath": "/docs/./a", "tabId": "t1"})), 400, Some("pagePath")),
+        ("dot-dot segment", json, body(json!({"pagePath": "/docs/../etc", "tabId": "t1"})), 400, Some("pagePath")),
+        ("control character", json, body(json!({"pagePath": "/do\u{1}cs", "tabId": "t1"})), 400, Some("pagePath")),
         (
             "path over 512 bytes",
             json,
@@ -86,34 +26,10 @@ fn cases() -> Vec<(
             400,
             Some("pagePath"),
         ),
-        (
-            "empty tabId",
-            json,
-            body(json!({"pagePath": "/docs", "tabId": ""})),
-            400,
-            Some("tabId"),
-        ),
-        (
-            "tabId over 64",
-            json,
-            body(json!({"pagePath": "/docs", "tabId": "a".repeat(65)})),
-            400,
-            Some("tabId"),
-        ),
-        (
-            "tabId with space",
-            json,
-            body(json!({"pagePath": "/docs", "tabId": "a b"})),
-            400,
-            Some("tabId"),
-        ),
-        (
-            "tabId not a string",
-            json,
-            body(json!({"pagePath": "/docs", "tabId": 7})),
-            400,
-            Some("tabId"),
-        ),
+        ("empty tabId", json, body(json!({"pagePath": "/docs", "tabId": ""})), 400, Some("tabId")),
+        ("tabId over 64", json, body(json!({"pagePath": "/docs", "tabId": "a".repeat(65)})), 400, Some("tabId")),
+        ("tabId with space", json, body(json!({"pagePath": "/docs", "tabId": "a b"})), 400, Some("tabId")),
+        ("tabId not a string", json, body(json!({"pagePath": "/docs", "tabId": 7})), 400, Some("tabId")),
         (
             "isEditing not a bool",
             json,
@@ -122,13 +38,7 @@ fn cases() -> Vec<(
             Some("isEditing"),
         ),
         ("malformed JSON", json, "{\"pagePath\": ".into(), 400, None),
-        (
-            "trailing garbage",
-            json,
-            body(json!({"pagePath": "/docs", "tabId": "t1"})) + "x",
-            400,
-            None,
-        ),
+        ("trailing garbage", json, body(json!({"pagePath": "/docs", "tabId": "t1"})) + "x", 400, None),
         ("an array", json, "[]".into(), 400, None),
         ("empty body", json, String::new(), 400, None),
         (
@@ -138,13 +48,7 @@ fn cases() -> Vec<(
             413,
             None,
         ),
-        (
-            "form body",
-            "application/x-www-form-urlencoded",
-            "pagePath=/docs&tabId=t1".into(),
-            415,
-            None,
-        ),
+        ("form body", "application/x-www-form-urlencoded", "pagePath=/docs&tabId=t1".into(), 415, None),
         ("xml body", "application/xml", "<join/>".into(), 415, None),
     ]
 }
@@ -153,11 +57,7 @@ fn cases() -> Vec<(
 async fn bad_bodies_get_a_problem_and_change_nothing() {
     let app = spawn_app().await;
     let alice = app.dev_user("alice", "Alice").await;
-    for endpoint in [
-        "/api/presence/join",
-        "/api/presence/heartbeat",
-        "/api/presence/leave",
-    ] {
+    for endpoint in ["/api/presence/join", "/api/presence/heartbeat", "/api/presence/leave"] {
         for (case, content_type, body, status, field) in cases() {
             let response = alice
                 .request(Method::POST, endpoint)
@@ -168,40 +68,21 @@ async fn bad_bodies_get_a_problem_and_change_nothing() {
                 .unwrap();
             let answer = problem(response, status).await;
             if let Some(field) = field {
-                let fields: Vec<&str> = answer["errors"]
-                    .as_array()
-                    .expect(case)
-                    .iter()
-                    .map(|e| e["field"].as_str().unwrap())
-                    .collect();
+                let fields: Vec<&str> =
+                    answer["errors"].as_array().expect(case).iter().map(|e| e["field"].as_str().unwrap()).collect();
                 assert_eq!(fields, [field], "{endpoint}: {case}: {answer}");
-                assert!(
-                    answer["errors"][0]["message"]
-                        .as_str()
-                        .is_some_and(|m| !m.is_empty()),
-                    "{case}"
-                );
+                assert!(answer["errors"][0]["message"].as_str().is_some_and(|m| !m.is_empty()), "{case}");
             }
         }
     }
-    assert_eq!(
-        alice.snapshot("/docs").await["viewerCount"],
-        0,
-        "no bad request joined anyone"
-    );
+    assert_eq!(alice.snapshot("/docs").await["viewerCount"], 0, "no bad request joined anyone");
 }
 
 #[tokio::test]
 async fn several_bad_fields_are_all_named() {
     let app = spawn_app().await;
     let alice = app.dev_user("alice", "Alice").await;
-    let answer = problem(
-        alice
-            .post("/api/presence/join", json!({"pagePath": "x", "tabId": "?"}))
-            .await,
-        400,
-    )
-    .await;
+    let answer = problem(alice.post("/api/presence/join", json!({"pagePath": "x", "tabId": "?"})).await, 400).await;
     assert_eq!(answer["errors"].as_array().unwrap().len(), 2, "{answer}");
     assert_eq!(answer["type"], "urn:presence:problem:validation");
 }
@@ -224,11 +105,7 @@ async fn unknown_routes_and_methods_answer_problems() {
     let app = spawn_app().await;
     let alice = app.dev_user("alice", "Alice").await;
     problem(alice.get("/api/presence/nothing").await, 404).await;
-    let wrong_method = alice
-        .request(Method::PUT, "/api/presence/join")
-        .send()
-        .await
-        .unwrap();
+    let wrong_method = alice.request(Method::PUT, "/api/presence/join").send().await.unwrap();
     assert_eq!(wrong_method.headers()["allow"], "POST");
     problem(wrong_method, 405).await;
 }

@@ -7,9 +7,7 @@ use crate::helpers::{eventually, spawn_app};
 
 fn presence() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_presence"));
-    command
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    command.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
     command
 }
 
@@ -43,34 +41,14 @@ async fn the_token_tool_mints_a_token_the_service_accepts() {
     let app = spawn_app().await;
     let output = presence()
         .env("PRESENCE_JWT_SECRET", crate::helpers::JWT_SECRET)
-        .args([
-            "token",
-            "--sub",
-            "u1",
-            "--name",
-            "Alice",
-            "--picture",
-            "https://example.com/a.png",
-            "--ttl",
-            "10m",
-        ])
+        .args(["token", "--sub", "u1", "--name", "Alice", "--picture", "https://example.com/a.png", "--ttl", "10m"])
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let token = String::from_utf8(output.stdout).unwrap().trim().to_owned();
-    let caller = crate::helpers::Caller {
-        bearer: Some(token),
-        ..app.anonymous()
-    };
+    let caller = crate::helpers::Caller { bearer: Some(token), ..app.anonymous() };
     let me: serde_json::Value = caller.get("/api/session").await.json().await.unwrap();
-    assert_eq!(
-        me["user"],
-        serde_json::json!({"id": "u1", "name": "Alice", "avatar": "https://example.com/a.png"})
-    );
+    assert_eq!(me["user"], serde_json::json!({"id": "u1", "name": "Alice", "avatar": "https://example.com/a.png"}));
 }
 
 #[test]
@@ -83,31 +61,20 @@ fn the_token_tool_says_what_is_missing() {
 #[tokio::test]
 async fn sigterm_stops_the_service_cleanly() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut child = presence()
         .env("PRESENCE_LISTEN", format!("127.0.0.1:{port}"))
-        .env(
-            "PRESENCE_DATABASE_URL",
-            format!("sqlite:{}", dir.path().join("p.db").display()),
-        )
+        .env("PRESENCE_DATABASE_URL", format!("sqlite:{}", dir.path().join("p.db").display()))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let url = format!("http://127.0.0.1:{port}/healthz");
-    let up = eventually(Duration::from_secs(20), || async {
-        reqwest::get(&url).await.is_ok_and(|r| r.status() == 200)
-    })
-    .await;
+    let up =
+        eventually(Duration::from_secs(20), || async { reqwest::get(&url).await.is_ok_and(|r| r.status() == 200) })
+            .await;
     assert!(up, "the service came up");
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     let mut exit = None;
     let stopped = eventually(Duration::from_secs(15), || {
         exit = child.try_wait().unwrap();

@@ -30,17 +30,9 @@ async fn editing_makes_the_earliest_editor_the_editor() {
     assert_eq!(alice.snapshot("/docs").await["editorUserId"], "alice");
 
     // isEditing may be left out, and then means false.
-    alice
-        .post(
-            "/api/presence/heartbeat",
-            serde_json::json!({"pagePath": "/docs", "tabId": "a1"}),
-        )
-        .await;
+    alice.post("/api/presence/heartbeat", serde_json::json!({"pagePath": "/docs", "tabId": "a1"})).await;
     let snapshot = alice.snapshot("/docs").await;
-    assert!(
-        snapshot.get("editorUserId").is_none(),
-        "no editor is omitted: {snapshot}"
-    );
+    assert!(snapshot.get("editorUserId").is_none(), "no editor is omitted: {snapshot}");
     assert_eq!(snapshot["viewers"][0]["isEditing"], false);
 }
 
@@ -88,16 +80,9 @@ async fn an_expired_tab_heals_with_its_next_heartbeat() {
     .await;
     let alice = app.dev_user("alice", "Alice").await;
     alice.join("/docs", "a1").await;
-    let expired = eventually(Duration::from_secs(5), || async {
-        alice.snapshot("/docs").await["viewerCount"] == 0
-    })
-    .await;
+    let expired =
+        eventually(Duration::from_secs(5), || async { alice.snapshot("/docs").await["viewerCount"] == 0 }).await;
     assert!(expired);
-    let snapshot: serde_json::Value = alice
-        .heartbeat("/docs", "a1", false)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let snapshot: serde_json::Value = alice.heartbeat("/docs", "a1", false).await.json().await.unwrap();
     assert_eq!(viewer_ids(&snapshot), ["alice"]);
 }

@@ -36,34 +36,22 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let database_dir = tempfile::tempdir().expect("a temp dir");
     let mut settings = Settings::defaults();
     settings.listen = "127.0.0.1:0".into();
-    settings.database_url = format!(
-        "sqlite:{}",
-        database_dir.path().join("presence.db").display()
-    );
+    settings.database_url = format!("sqlite:{}", database_dir.path().join("presence.db").display());
     settings.jwt_secret = Some(SecretString::from(JWT_SECRET));
     settings.cookie_secure = false;
     settings.dev_login = true;
     configure(&mut settings);
-    let application = Application::build(settings.clone())
-        .await
-        .expect("the app builds");
+    let application = Application::build(settings.clone()).await.expect("the app builds");
     let address = format!("http://127.0.0.1:{}", application.port());
     tokio::spawn(application.run_until_stopped());
-    TestApp {
-        address,
-        settings,
-        _database_dir: database_dir,
-    }
+    TestApp { address, settings, _database_dir: database_dir }
 }
 
 impl TestApp {
     /// A caller with an empty cookie jar and no token.
     pub fn anonymous(&self) -> Caller {
         Caller {
-            http: reqwest::Client::builder()
-                .cookie_store(true)
-                .build()
-                .unwrap(),
+            http: reqwest::Client::builder().cookie_store(true).build().unwrap(),
             address: self.address.clone(),
             bearer: None,
         }
@@ -72,29 +60,19 @@ impl TestApp {
     /// A caller signed in through `POST /api/session/dev`.
     pub async fn dev_user(&self, id: &str, name: &str) -> Caller {
         let caller = self.anonymous();
-        let response = caller
-            .post("/api/session/dev", json!({"id": id, "name": name}))
-            .await;
+        let response = caller.post("/api/session/dev", json!({"id": id, "name": name})).await;
         assert_eq!(response.status(), 200, "dev login of {id}");
         caller
     }
 
     /// A caller that sends `Authorization: Bearer` with a token for this profile.
     pub fn bearer_user(&self, id: &str, name: &str) -> Caller {
-        Caller {
-            bearer: Some(self.token(id, name)),
-            ..self.anonymous()
-        }
+        Caller { bearer: Some(self.token(id, name)), ..self.anonymous() }
     }
 
     /// An HS256 token signed with the app's secret.
     pub fn token(&self, id: &str, name: &str) -> String {
-        let profile = Profile {
-            id: UserId::parse(id).unwrap(),
-            name: name.into(),
-            avatar: None,
-            role: None,
-        };
+        let profile = Profile { id: UserId::parse(id).unwrap(), name: name.into(), avatar: None, role: None };
         mint(&self.settings, &profile, Duration::from_secs(3600)).unwrap()
     }
 }
@@ -115,50 +93,27 @@ impl Caller {
     }
 
     pub async fn get(&self, path: &str) -> Response {
-        self.request(Method::GET, path)
-            .send()
-            .await
-            .expect("the request is sent")
+        self.request(Method::GET, path).send().await.expect("the request is sent")
     }
 
     pub async fn post(&self, path: &str, body: Value) -> Response {
-        self.request(Method::POST, path)
-            .json(&body)
-            .send()
-            .await
-            .expect("the request is sent")
+        self.request(Method::POST, path).json(&body).send().await.expect("the request is sent")
     }
 
     pub async fn join(&self, page: &str, tab: &str) -> Response {
-        self.post(
-            "/api/presence/join",
-            json!({"pagePath": page, "tabId": tab}),
-        )
-        .await
+        self.post("/api/presence/join", json!({"pagePath": page, "tabId": tab})).await
     }
 
     pub async fn heartbeat(&self, page: &str, tab: &str, is_editing: bool) -> Response {
-        self.post(
-            "/api/presence/heartbeat",
-            json!({"pagePath": page, "tabId": tab, "isEditing": is_editing}),
-        )
-        .await
+        self.post("/api/presence/heartbeat", json!({"pagePath": page, "tabId": tab, "isEditing": is_editing})).await
     }
 
     pub async fn leave(&self, page: &str, tab: &str) -> Response {
-        self.post(
-            "/api/presence/leave",
-            json!({"pagePath": page, "tabId": tab}),
-        )
-        .await
+        self.post("/api/presence/leave", json!({"pagePath": page, "tabId": tab})).await
     }
 
     pub async fn list(&self, page: &str) -> Response {
-        self.request(Method::GET, "/api/presence/list")
-            .query(&[("pagePath", page)])
-            .send()
-            .await
-            .unwrap()
+        self.request(Method::GET, "/api/presence/list").query(&[("pagePath", page)]).send().await.unwrap()
     }
 
     /// The snapshot of `page`, asserting the list answered 200.
@@ -171,25 +126,14 @@ impl Caller {
 
 /// The viewer ids of a snapshot, in order.
 pub fn viewer_ids(snapshot: &Value) -> Vec<&str> {
-    snapshot["viewers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["id"].as_str().unwrap())
-        .collect()
+    snapshot["viewers"].as_array().unwrap().iter().map(|v| v["id"].as_str().unwrap()).collect()
 }
 
 /// A problem+json answer, checked for its shape.
 pub async fn problem(response: Response, status: u16) -> Value {
     assert_eq!(response.status(), status, "status");
-    let content_type = response.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    assert!(
-        content_type.starts_with("application/problem+json"),
-        "content type {content_type}"
-    );
+    let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
+    assert!(content_type.starts_with("application/problem+json"), "content type {content_type}");
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["status"], status);
     for field in ["type", "title", "detail"] {

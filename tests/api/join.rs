@@ -12,10 +12,7 @@ async fn join_answers_the_snapshot_with_the_caller_in_it() {
     assert_eq!(response.status(), 200);
     assert!(response.headers().contains_key("etag"));
     let snapshot: serde_json::Value = response.json().await.unwrap();
-    assert_eq!(
-        snapshot["pagePath"], "/docs/intro",
-        "the path is echoed normalized"
-    );
+    assert_eq!(snapshot["pagePath"], "/docs/intro", "the path is echoed normalized");
     assert_eq!(snapshot["viewers"][0]["name"], "Alice");
     assert_eq!(snapshot["viewers"][0]["isCurrentUser"], true);
     assert_eq!(snapshot["viewerCount"], 1);
@@ -42,11 +39,7 @@ async fn tabs_of_one_user_are_one_viewer_with_a_tab_count() {
     bob.join("/docs", "b1").await;
     alice.join("/docs", "a2").await;
     let snapshot = bob.snapshot("/docs").await;
-    assert_eq!(
-        viewer_ids(&snapshot),
-        ["alice", "bob"],
-        "ordered by join time"
-    );
+    assert_eq!(viewer_ids(&snapshot), ["alice", "bob"], "ordered by join time");
     assert_eq!(snapshot["viewers"][0]["tabCount"], 2);
     assert_eq!(snapshot["viewers"][1]["tabCount"], 1);
     assert_eq!(snapshot["viewers"][1]["isCurrentUser"], true);

@@ -14,11 +14,7 @@ async fn leave_removes_the_tab_and_is_idempotent() {
     assert_eq!(snapshot["viewers"][0]["tabCount"], 1);
     alice.leave("/docs", "a2").await;
     let again = alice.leave("/docs", "a2").await;
-    assert_eq!(
-        again.status(),
-        200,
-        "leaving an unknown tab is not an error"
-    );
+    assert_eq!(again.status(), 200, "leaving an unknown tab is not an error");
     assert_eq!(alice.snapshot("/docs").await["viewerCount"], 0);
 }
 

@@ -14,11 +14,7 @@ async fn listing_does_not_make_the_caller_a_viewer() {
     let snapshot = bob.snapshot("/docs").await;
     assert_eq!(viewer_ids(&snapshot), ["alice"]);
     assert_eq!(snapshot["viewers"][0]["isCurrentUser"], false);
-    assert_eq!(
-        bob.snapshot("/docs/").await,
-        snapshot,
-        "the path is normalized"
-    );
+    assert_eq!(bob.snapshot("/docs/").await, snapshot, "the path is normalized");
 }
 
 #[tokio::test]
@@ -29,10 +25,7 @@ async fn an_unchanged_snapshot_answers_304() {
     let first = alice.list("/docs").await;
     let etag = first.headers()["etag"].clone();
     let conditional = |etag: reqwest::header::HeaderValue| {
-        alice
-            .request(Method::GET, "/api/presence/list?pagePath=/docs")
-            .header("if-none-match", etag)
-            .send()
+        alice.request(Method::GET, "/api/presence/list?pagePath=/docs").header("if-none-match", etag).send()
     };
     let unchanged = conditional(etag.clone()).await.unwrap();
     assert_eq!(unchanged.status(), 304);
@@ -52,20 +45,15 @@ async fn a_profile_update_shows_in_the_next_snapshot() {
     alice.join("/docs", "a1").await;
     let before = alice.list("/docs").await;
     let etag = before.headers()["etag"].clone();
-    let renamed = json!({"id": "alice", "name": "Alice Liddell", "avatar": "https://example.com/a.png", "role": "editor"});
+    let renamed =
+        json!({"id": "alice", "name": "Alice Liddell", "avatar": "https://example.com/a.png", "role": "editor"});
     assert_eq!(alice.post("/api/session/dev", renamed).await.status(), 200);
     let after = alice.snapshot("/docs").await;
     assert_eq!(after["viewers"][0]["name"], "Alice Liddell");
     assert_eq!(after["viewers"][0]["avatar"], "https://example.com/a.png");
     assert_eq!(after["viewers"][0]["role"], "editor");
-    let conditional = alice
-        .request(Method::GET, "/api/presence/list?pagePath=/docs")
-        .header("if-none-match", etag);
-    assert_eq!(
-        conditional.send().await.unwrap().status(),
-        200,
-        "the ETag follows the profile"
-    );
+    let conditional = alice.request(Method::GET, "/api/presence/list?pagePath=/docs").header("if-none-match", etag);
+    assert_eq!(conditional.send().await.unwrap().status(), 200, "the ETag follows the profile");
 }
 
 #[tokio::test]
@@ -83,11 +71,7 @@ async fn a_bearer_tokens_profile_names_the_viewer() {
 async fn list_needs_a_valid_page_path() {
     let app = spawn_app().await;
     let alice = app.dev_user("alice", "Alice").await;
-    for (query, field) in [
-        ("", "pagePath"),
-        ("?pagePath=docs", "pagePath"),
-        ("?pagePath=/a/../b", "pagePath"),
-    ] {
+    for (query, field) in [("", "pagePath"), ("?pagePath=docs", "pagePath"), ("?pagePath=/a/../b", "pagePath")] {
         let body = problem(alice.get(&format!("/api/presence/list{query}")).await, 400).await;
         assert_eq!(body["errors"][0]["field"], field, "query {query:?}");
     }
