@@ -2,6 +2,7 @@
 
 pub mod assets;
 mod body;
+mod etag;
 pub mod health;
 pub mod presence;
 pub mod session;

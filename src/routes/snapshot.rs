@@ -1,11 +1,10 @@
 //! Answers a page's snapshot as JSON with an `ETag`, or 304 when the client has it already.
 
-use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
-
-use actix_web::http::header::{self, EntityTag, IfNoneMatch};
+use actix_web::http::header;
 use actix_web::http::Method;
-use actix_web::{HttpMessage, HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse};
 
+use super::etag::{client_has, etag_of};
 use crate::domain::{PagePath, Snapshot, UserId};
 use crate::error::{ApiError, Result};
 use crate::state::AppState;
@@ -28,8 +27,7 @@ pub async fn respond(
         .map_err(ApiError::Unavailable)?;
     let snapshot = Snapshot::new(page, presence, &profiles, caller, state.timing);
     let body = serde_json::to_vec(&snapshot).map_err(|e| ApiError::Internal(e.into()))?;
-    let etag =
-        EntityTag::new_strong(format!("{:016x}", BuildHasherDefault::<DefaultHasher>::default().hash_one(&body)));
+    let etag = etag_of(&body);
     let cache_control = (header::CACHE_CONTROL, "private, no-cache");
     if req.method() == Method::GET && client_has(req, &etag) {
         return Ok(HttpResponse::NotModified().insert_header(header::ETag(etag)).insert_header(cache_control).finish());
@@ -39,12 +37,4 @@ pub async fn respond(
         .insert_header(cache_control)
         .content_type("application/json")
         .body(body))
-}
-
-fn client_has(req: &HttpRequest, etag: &EntityTag) -> bool {
-    match req.get_header::<IfNoneMatch>() {
-        Some(IfNoneMatch::Any) => true,
-        Some(IfNoneMatch::Items(tags)) => tags.iter().any(|tag| tag.weak_eq(etag)),
-        None => false,
-    }
 }

@@ -447,6 +447,17 @@ async fn operations_endpoints(spec: &Spec, app: &TestApp) {
         answer.bytes == std::fs::read(repo_file("openapi.yaml")).unwrap(),
         "GET /openapi.yaml is the repository file"
     );
+    let answer = spec.check(Method::GET, "/", caller.get("/").await).await;
+    assert!(String::from_utf8_lossy(&answer.bytes).contains("/presence.js"), "the demo loads the client");
+    for (path, file) in [("/presence.js", "clients/js/presence.js"), ("/presence.d.ts", "clients/js/presence.d.ts")] {
+        let answer = spec.check(Method::GET, path, caller.get(path).await).await;
+        assert!(answer.bytes == std::fs::read(repo_file(file)).unwrap(), "GET {path} is {file}");
+        let etag = answer.headers["etag"].clone();
+        let revalidated = send(caller.request(Method::GET, path).header("if-none-match", etag)).await;
+        let answer = spec.check(Method::GET, path, revalidated).await;
+        assert_eq!(answer.status, 304, "{path} revalidated");
+        assert!(answer.bytes.is_empty());
+    }
 }
 
 /// Every documented path answers 405 (with `Allow` naming exactly its documented methods)

@@ -1,0 +1,23 @@
+import type { PresenceOptions, PresenceStatus, Snapshot, Viewer } from './presence.js';
+
+export type { PresenceOptions, PresenceStatus, Snapshot, Viewer } from './presence.js';
+
+export interface UsePagePresence {
+  viewers: Viewer[];
+  editorUserId: string | undefined;
+  isEditing: boolean;
+  /** Stable across renders. */
+  setIsEditing(next: boolean): void;
+  status: PresenceStatus;
+  error: Error | undefined;
+  snapshot: Snapshot | undefined;
+  /** Set once the effect has started the client. */
+  tabId: string | undefined;
+}
+
+/**
+ * Presence of the current user on `pagePath`. Starts in an effect (client-side only) and
+ * stops on unmount; a new `pagePath` leaves the old page and joins the new one. `options`
+ * are read once, at mount.
+ */
+export function usePagePresence(pagePath: string, options?: Omit<PresenceOptions, 'pagePath'>): UsePagePresence;

@@ -1,0 +1,58 @@
+// @vitest-environment happy-dom
+import { describe, it, expect, vi, beforeAll } from 'vitest';
+import { createElement as h, act, StrictMode, useState } from 'react';
+import { createRoot } from 'react-dom/client';
+import { usePagePresence } from '../react.js';
+import { fakeServer, fakeEnv, fakeStorage } from './fake.js';
+
+beforeAll(() => { globalThis.IS_REACT_ACT_ENVIRONMENT = true; });
+
+describe('React usePagePresence', () => {
+  it('renders the viewers, follows the page path and editing, and stops on unmount', async () => {
+    const server = fakeServer();
+    const env = fakeEnv();
+    const options = { fetch: server.fetch, storage: fakeStorage(), window: env.window, document: env.document, navigator: env.navigator };
+    let presence;
+    let setPath;
+    function Viewers() {
+      const [path, set] = useState('/docs/a');
+      setPath = set;
+      presence = usePagePresence(path, options);
+      return h('ul', { 'data-status': presence.status }, presence.viewers.map((v) =>
+        h('li', { key: v.id }, `${v.name}${v.isCurrentUser ? ' (you)' : ''}${v.id === presence.editorUserId ? ' editing' : ''}`)));
+    }
+    const el = document.createElement('div');
+    const root = createRoot(el);
+    await act(async () => { root.render(h(StrictMode, null, h(Viewers))); });
+    await act(async () => {});
+    expect(el.querySelector('ul').dataset.status).toBe('live');
+    expect(el.textContent).toBe('Alice (you)');
+    // StrictMode mounts twice: the first client left, the second one is live, one tab id.
+    expect(new Set(server.calls.filter((c) => c.init.body).map((c) => JSON.parse(c.init.body).tabId)).size).toBe(1);
+
+    const setIsEditing = presence.setIsEditing;
+    await act(async () => { presence.setIsEditing(true); });
+    expect(server.ops().at(-1)).toBe('heartbeat');
+    expect(server.body(server.calls.length - 1).isEditing).toBe(true);
+    expect(el.textContent).toBe('Alice (you) editing');
+    expect(presence.isEditing).toBe(true);
+    expect(presence.setIsEditing).toBe(setIsEditing);
+
+    const beacons = env.navigator.sendBeacon.mock.calls.length;
+    await act(async () => { setPath('/docs/b'); });
+    expect(env.navigator.sendBeacon).toHaveBeenCalledTimes(beacons + 1);
+    expect(JSON.parse(env.navigator.sendBeacon.mock.calls.at(-1)[1]).pagePath).toBe('/docs/a');
+    expect(server.ops().at(-1)).toBe('join');
+    expect(server.body(server.calls.length - 1).pagePath).toBe('/docs/b');
+    expect(presence.snapshot.pagePath).toBe('/docs/b');
+    expect(presence.isEditing).toBe(false);
+
+    const n = server.calls.length;
+    await act(async () => { root.unmount(); });
+    expect(env.navigator.sendBeacon).toHaveBeenCalledTimes(beacons + 2);
+    expect(JSON.parse(env.navigator.sendBeacon.mock.calls.at(-1)[1]).pagePath).toBe('/docs/b');
+    env.setVisibility('visible');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(server.calls).toHaveLength(n);
+  });
+});

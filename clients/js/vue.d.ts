@@ -1,0 +1,29 @@
+import type { Ref, MaybeRefOrGetter } from 'vue';
+import type { PresenceOptions, PresenceStatus, Snapshot, Viewer } from './presence.js';
+
+export type { PresenceOptions, PresenceStatus, Snapshot, Viewer } from './presence.js';
+
+export interface UsePagePresence {
+  viewers: Ref<Viewer[]>;
+  editorUserId: Ref<string | undefined>;
+  /** Writable: setting it is the same as setIsEditing. */
+  isEditing: Ref<boolean>;
+  setIsEditing(next: boolean): void;
+  status: Ref<PresenceStatus>;
+  error: Ref<Error | undefined>;
+  snapshot: Ref<Snapshot | undefined>;
+  /** Set once started (on mount). */
+  tabId: Ref<string | undefined>;
+  /** Leave and stop before unmount (it also happens on unmount). */
+  stop(): void;
+}
+
+/**
+ * Presence of the current user on `pagePath` (a string, a ref or a getter such as
+ * `() => route.path`; a change leaves the old page and joins the new one). Starts on mount,
+ * client-side only, and stops on unmount (or when the effect scope is disposed).
+ */
+export function usePagePresence(
+  pagePath: MaybeRefOrGetter<string>,
+  options?: Omit<PresenceOptions, 'pagePath'>,
+): UsePagePresence;
