@@ -4,7 +4,11 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 scratch="$(mktemp -d)"
-trap 'pkill -f "$scratch/target/release/presence" || true; rm -rf "$scratch"' EXIT
+# The walkthrough starts the service as ./target/release/presence; stop it, and any
+# leftover of an earlier run that would hold its port.
+stop_service() { pkill -f '^\./target/release/presence' || true; }
+stop_service
+trap 'stop_service; rm -rf "$scratch"' EXIT
 
 git -C "$root" ls-files -z | (cd "$root" && xargs -0 cp --parents -t "$scratch")
 # Share the build cache so the walkthrough's release build is incremental.
