@@ -14,6 +14,7 @@
 //! - [`domain`]: `PagePath`, `TabId`, `UserId`, `Profile` and the wire `Snapshot`.
 //! - [`store`]: the `PresenceStore` trait and its in-memory registry.
 //! - [`directory`]: user profiles in SQL (sqlx, `migrations/`).
+//! - [`snapshot_cache`]: each page's snapshot, serialized once per version.
 //! - [`routes`]: the HTTP handlers, one module per route group.
 
 pub mod auth;
@@ -22,6 +23,7 @@ pub mod directory;
 pub mod domain;
 pub mod error;
 pub mod routes;
+pub mod snapshot_cache;
 pub mod startup;
 pub mod state;
 pub mod store;

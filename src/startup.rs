@@ -22,7 +22,8 @@ use crate::configuration::Settings;
 use crate::directory::Directory;
 use crate::domain::Timing;
 use crate::error::{framework_error_to_problem, ApiError};
-use crate::routes::{assets, health, presence, session};
+use crate::routes::{assets, health, presence, session, stream};
+use crate::snapshot_cache::SnapshotCache;
 use crate::state::AppState;
 use crate::store::memory::MemoryStore;
 
@@ -39,13 +40,15 @@ impl Application {
             settings.heartbeat_interval_ms,
             settings.ttl_ms
         );
+        let timing = Timing { ttl_ms: settings.ttl_ms, heartbeat_interval_ms: settings.heartbeat_interval_ms };
         let state = web::Data::new(AppState {
             store: Arc::new(MemoryStore::start(settings.ttl(), settings.sweep_interval())),
             directory: Directory::connect(&settings.database_url)
                 .await
                 .with_context(|| format!("opening the user directory at {}", settings.database_url))?,
             tokens: TokenVerifier::from_settings(&settings)?,
-            timing: Timing { ttl_ms: settings.ttl_ms, heartbeat_interval_ms: settings.heartbeat_interval_ms },
+            timing,
+            snapshots: SnapshotCache::new(timing),
         });
         let session_key = session_key(&settings)?;
         if settings.dev_login {
@@ -80,6 +83,7 @@ impl Application {
                 })
                 .wrap(TracingLogger::default())
                 .configure(presence::configure)
+                .configure(stream::configure)
                 .configure(|cfg| session::configure(cfg, dev_login))
                 .configure(health::configure)
                 .configure(assets::configure)

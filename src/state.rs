@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::auth::TokenVerifier;
 use crate::directory::Directory;
 use crate::domain::Timing;
+use crate::snapshot_cache::SnapshotCache;
 use crate::store::PresenceStore;
 
 pub struct AppState {
@@ -12,4 +13,5 @@ pub struct AppState {
     pub directory: Directory,
     pub tokens: TokenVerifier,
     pub timing: Timing,
+    pub snapshots: SnapshotCache,
 }

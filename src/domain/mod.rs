@@ -8,6 +8,6 @@ mod user;
 
 pub use color::color_of;
 pub use page_path::{PagePath, MAX_PAGE_PATH_BYTES};
-pub use snapshot::{Snapshot, Timing, Viewer};
+pub use snapshot::{Person, Snapshot, Timing, Viewer};
 pub use tab_id::TabId;
 pub use user::{Profile, ProfileFields, UserId};

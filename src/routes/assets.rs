@@ -24,7 +24,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// `getDemo`: a page that shows who else is here, built on `/presence.js`.
 async fn demo() -> HttpResponse {
-    HttpResponse::Ok().content_type("text/html; charset=utf-8").insert_header((header::CACHE_CONTROL, "no-cache")).body(DEMO_HTML)
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .body(DEMO_HTML)
 }
 
 /// `getClient`: the browser client, an ES module.

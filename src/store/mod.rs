@@ -4,6 +4,7 @@
 //! answers a page as a `PagePresence` built by [`aggregate`], so they cannot disagree on
 //! what a snapshot means.
 
+pub mod events;
 pub mod memory;
 
 use std::collections::HashMap;
@@ -12,6 +13,7 @@ use std::time::SystemTime;
 use async_trait::async_trait;
 
 use crate::domain::{PagePath, TabId, UserId};
+use events::PageEvents;
 
 /// One tab, named by its owner and the client's tab id: a tab id is the client's choice,
 /// so keying by user too means nobody can touch another user's tab.
@@ -40,11 +42,22 @@ pub struct ViewerPresence {
     pub editing_since: Option<SystemTime>,
 }
 
+/// Names a page's content: it changes whenever the page's snapshot would, and never
+/// comes back, so "same version" means "same snapshot" (given the same profiles).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Version(pub u64);
+
+impl Version {
+    /// The version of every page without live tabs.
+    pub const EMPTY: Version = Version(0);
+}
+
 /// The live viewers of one page, ordered by `joined_at`, then user id.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PagePresence {
     pub viewers: Vec<ViewerPresence>,
     pub tab_count: usize,
+    pub version: Version,
 }
 
 impl PagePresence {
@@ -76,7 +89,7 @@ pub fn aggregate<'a>(tabs: impl IntoIterator<Item = (&'a UserId, &'a TabState)>)
     }
     let mut viewers: Vec<ViewerPresence> = by_user.into_values().collect();
     viewers.sort_by(|a, b| (a.joined_at, &a.user).cmp(&(b.joined_at, &b.user)));
-    PagePresence { viewers, tab_count }
+    PagePresence { viewers, tab_count, version: Version::EMPTY }
 }
 
 fn earliest(a: Option<SystemTime>, b: Option<SystemTime>) -> Option<SystemTime> {
@@ -88,22 +101,31 @@ fn earliest(a: Option<SystemTime>, b: Option<SystemTime>) -> Option<SystemTime> 
 
 /// The registry of live tabs. Every call first drops the page's expired tabs, so an answer
 /// never lists a tab older than the TTL; `sweep` frees pages nobody touches any more.
+/// Changes answer the page's new version, so a caller holding that version's snapshot
+/// need not read the page again.
 #[async_trait]
 pub trait PresenceStore: Send + Sync + 'static {
-    /// Adds the tab, or refreshes it (keeping `joined_at` and editing state) if it is live.
-    async fn join(&self, page: &PagePath, tab: &TabKey) -> anyhow::Result<PagePresence>;
+    /// Adds the tab, or refreshes it (keeping `joined_at`) if it is live; sets its editing
+    /// state if `is_editing` says one, else keeps it.
+    async fn join(&self, page: &PagePath, tab: &TabKey, is_editing: Option<bool>) -> anyhow::Result<Version>;
 
     /// Refreshes the tab and sets its editing state; re-creates it if it was unknown or expired.
-    async fn heartbeat(&self, page: &PagePath, tab: &TabKey, is_editing: bool) -> anyhow::Result<PagePresence>;
+    async fn heartbeat(&self, page: &PagePath, tab: &TabKey, is_editing: bool) -> anyhow::Result<Version>;
 
     /// Removes the tab; an unknown tab is not an error.
-    async fn leave(&self, page: &PagePath, tab: &TabKey) -> anyhow::Result<PagePresence>;
+    async fn leave(&self, page: &PagePath, tab: &TabKey) -> anyhow::Result<Version>;
+
+    /// The page's version as it is now.
+    async fn version(&self, page: &PagePath) -> anyhow::Result<Version>;
 
     /// The page as it is now.
     async fn presence(&self, page: &PagePath) -> anyhow::Result<PagePresence>;
 
     /// Removes every expired tab of every page; answers how many it removed.
     async fn sweep(&self) -> anyhow::Result<usize>;
+
+    /// Where the store announces joins, leaves and changes, page by page.
+    fn events(&self) -> &PageEvents;
 }
 
 #[cfg(test)]

@@ -1,0 +1,91 @@
+//! `PageQuery`: the `?pagePath=&limit=` that list, stream and stats take.
+
+use std::future::{ready, Ready};
+
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest};
+use serde::Deserialize;
+use validator::ValidationError;
+
+use crate::domain::PagePath;
+use crate::error::{ApiError, FieldError};
+
+/// Viewers answered when the client names no `limit`.
+pub const DEFAULT_LIMIT: usize = 100;
+/// The most viewers one answer lists; counts stay exact beyond it.
+pub const MAX_LIMIT: usize = 1000;
+
+pub struct PageQuery {
+    pub page: PagePath,
+    pub limit: usize,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawQuery {
+    page_path: Option<String>,
+    limit: Option<String>,
+}
+
+impl FromRequest for PageQuery {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        ready(parse(req.query_string()))
+    }
+}
+
+fn parse(query: &str) -> Result<PageQuery, ApiError> {
+    let raw = web::Query::<RawQuery>::from_query(query)
+        .map_err(|e| ApiError::Malformed(format!("the query string could not be read: {e}")))?
+        .into_inner();
+    let page = required("pagePath", raw.page_path, PagePath::parse);
+    let limit =
+        raw.limit.map_or(Ok(DEFAULT_LIMIT), |limit| parse_limit(&limit).map_err(|e| FieldError::new("limit", &e)));
+    match (page, limit) {
+        (Ok(page), Ok(limit)) => Ok(PageQuery { page, limit }),
+        (page, limit) => Err(ApiError::Validation(page.err().into_iter().chain(limit.err()).collect())),
+    }
+}
+
+fn parse_limit(raw: &str) -> Result<usize, ValidationError> {
+    raw.parse().ok().filter(|limit| (1..=MAX_LIMIT).contains(limit)).ok_or_else(|| {
+        ValidationError::new("range").with_message(format!("must be a whole number from 1 to {MAX_LIMIT}").into())
+    })
+}
+
+/// A field that must be present and parse.
+pub fn required<T>(
+    field: &str,
+    value: Option<String>,
+    parse: impl FnOnce(&str) -> Result<T, ValidationError>,
+) -> Result<T, FieldError> {
+    let value = value.ok_or_else(|| FieldError { field: field.into(), message: "is required".into() })?;
+    parse(&value).map_err(|error| FieldError::new(field, &error))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_page_and_a_limit() {
+        let query = parse("pagePath=%2Fdocs%2F&limit=5").unwrap();
+        assert_eq!((query.page.as_str(), query.limit), ("/docs", 5));
+        assert_eq!(parse("pagePath=/").unwrap().limit, DEFAULT_LIMIT);
+    }
+
+    #[test]
+    fn names_each_bad_field() {
+        for (query, fields) in [
+            ("", vec!["pagePath"]),
+            ("pagePath=/a&limit=0", vec!["limit"]),
+            ("pagePath=/a&limit=1001", vec!["limit"]),
+            ("pagePath=x&limit=ten", vec!["pagePath", "limit"]),
+        ] {
+            let Err(ApiError::Validation(errors)) = parse(query) else { panic!("{query} should be refused") };
+            assert_eq!(errors.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(), fields, "{query}");
+        }
+    }
+}
