@@ -156,3 +156,51 @@ pub async fn eventually<F: std::future::Future<Output = bool>>(
     }
     false
 }
+
+/// A client of `GET /api/presence/stream`, reading one server-sent event at a time.
+pub struct EventStream {
+    response: Response,
+    buffer: String,
+}
+
+impl EventStream {
+    pub async fn open(caller: &Caller, page: &str) -> EventStream {
+        let response =
+            caller.request(Method::GET, "/api/presence/stream").query(&[("pagePath", page)]).send().await.unwrap();
+        assert_eq!(response.status(), 200, "stream {page}");
+        EventStream::new(response)
+    }
+
+    /// Reads the events of an answer already checked to be 200.
+    pub fn new(response: Response) -> EventStream {
+        assert_eq!(response.headers()["content-type"], "text/event-stream");
+        EventStream { response, buffer: String::new() }
+    }
+
+    /// The next event as (name, data), skipping comments; `None` if none came within `limit`.
+    pub async fn next(&mut self, limit: Duration) -> Option<(String, Value)> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            while let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let field = |name: &str| block.lines().find_map(|line| line.strip_prefix(name)).map(str::to_owned);
+                if let (Some(event), Some(data)) = (field("event: "), field("data: ")) {
+                    return Some((event, serde_json::from_str(&data).expect("event data is JSON")));
+                }
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.response.chunk()).await.ok()?.unwrap()?;
+            self.buffer.push_str(std::str::from_utf8(&chunk).unwrap());
+        }
+    }
+
+    /// The next event called `name`, skipping others; `None` if none came within `limit`.
+    pub async fn next_named(&mut self, name: &str, limit: Duration) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let (event, data) = self.next(deadline.saturating_duration_since(tokio::time::Instant::now())).await?;
+            if event == name {
+                return Some(data);
+            }
+        }
+    }
+}

@@ -10,4 +10,5 @@ mod leave;
 mod list;
 mod openapi;
 mod session;
+mod stream;
 mod tokens;
