@@ -1,6 +1,7 @@
 //! `AppState`: what every handler can reach, built once and shared by all workers.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::auth::TokenVerifier;
 use crate::directory::Directory;
@@ -14,4 +15,9 @@ pub struct AppState {
     pub tokens: TokenVerifier,
     pub timing: Timing,
     pub snapshots: SnapshotCache,
+    /// How often an idle stream gets a keepalive comment.
+    pub stream_keepalive: Duration,
+    /// How far back the stats history goes (`PRESENCE_STATS_RETENTION`), which bounds
+    /// what `GET /api/presence/stats` may ask for.
+    pub stats_retention: Duration,
 }

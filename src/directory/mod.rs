@@ -2,7 +2,10 @@
 //!
 //! SQLite by default, any database sqlx's `Any` driver speaks when the URL says so; the
 //! schema lives in `migrations/`. Profiles are cached in memory and written through, so a
-//! snapshot costs no query once its viewers have been seen.
+//! snapshot costs no query once its viewers have been seen. The viewer stats share the
+//! database: see [`stats`].
+
+pub mod stats;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -94,7 +94,7 @@ impl<'a> Viewer<'a> {
     }
 }
 
-fn rfc3339_seconds(at: SystemTime) -> String {
+pub(super) fn rfc3339_seconds(at: SystemTime) -> String {
     humantime::format_rfc3339_seconds(at).to_string()
 }
 

@@ -8,6 +8,7 @@ pub mod presence;
 mod query;
 pub mod session;
 mod snapshot;
+pub mod stats;
 pub mod stream;
 
 pub use etag::etag_of;

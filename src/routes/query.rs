@@ -1,9 +1,12 @@
-//! `PageQuery`: the `?pagePath=&limit=` that list, stream and stats take.
+//! `PageQuery`: the `?pagePath=&limit=` that list and stream take, and the small parsers
+//! that it and the stats queries share.
 
 use std::future::{ready, Ready};
+use std::ops::RangeInclusive;
 
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use validator::ValidationError;
 
@@ -37,22 +40,39 @@ impl FromRequest for PageQuery {
 }
 
 fn parse(query: &str) -> Result<PageQuery, ApiError> {
-    let raw = web::Query::<RawQuery>::from_query(query)
-        .map_err(|e| ApiError::Malformed(format!("the query string could not be read: {e}")))?
-        .into_inner();
+    let raw: RawQuery = read_query(query)?;
     let page = required("pagePath", raw.page_path, PagePath::parse);
-    let limit =
-        raw.limit.map_or(Ok(DEFAULT_LIMIT), |limit| parse_limit(&limit).map_err(|e| FieldError::new("limit", &e)));
+    let limit = optional("limit", raw.limit, DEFAULT_LIMIT, |limit| whole_number(limit, 1..=MAX_LIMIT));
     match (page, limit) {
         (Ok(page), Ok(limit)) => Ok(PageQuery { page, limit }),
         (page, limit) => Err(ApiError::Validation(page.err().into_iter().chain(limit.err()).collect())),
     }
 }
 
-fn parse_limit(raw: &str) -> Result<usize, ValidationError> {
-    raw.parse().ok().filter(|limit| (1..=MAX_LIMIT).contains(limit)).ok_or_else(|| {
-        ValidationError::new("range").with_message(format!("must be a whole number from 1 to {MAX_LIMIT}").into())
+/// Reads a query string into `T`; one that cannot be read at all (a parameter given
+/// twice, say) is malformed.
+pub fn read_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    web::Query::<T>::from_query(query)
+        .map(web::Query::into_inner)
+        .map_err(|e| ApiError::Malformed(format!("the query string could not be read: {e}")))
+}
+
+/// A whole number within `range`.
+pub fn whole_number(raw: &str, range: RangeInclusive<usize>) -> Result<usize, ValidationError> {
+    raw.parse().ok().filter(|n| range.contains(n)).ok_or_else(|| {
+        let message = format!("must be a whole number from {} to {}", range.start(), range.end());
+        ValidationError::new("range").with_message(message.into())
     })
+}
+
+/// A field that may be left out (and is then `default`), but must parse when given.
+pub fn optional<T>(
+    field: &str,
+    value: Option<String>,
+    default: T,
+    parse: impl FnOnce(&str) -> Result<T, ValidationError>,
+) -> Result<T, FieldError> {
+    value.map_or(Ok(default), |value| parse(&value).map_err(|error| FieldError::new(field, &error)))
 }
 
 /// A field that must be present and parse.

@@ -22,8 +22,6 @@ use crate::store::events::PageEvent;
 
 /// Snapshots of one stream are at least this far apart; changes in between are merged.
 const COALESCE: Duration = Duration::from_millis(250);
-/// A comment this often keeps proxies from closing an idle stream.
-const KEEPALIVE: Duration = Duration::from_secs(15);
 /// How long `EventSource` waits before reconnecting, sent to it at the start.
 const RECONNECT_MS: u32 = 3000;
 
@@ -33,7 +31,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// `streamPresence`: `snapshot` at once and whenever the snapshot changes (at most four a
 /// second), `join` and `leave` with the person who came or went (also by expiry), and a
-/// comment every 15 s. Does not make the caller a viewer.
+/// comment every 15 s (`PRESENCE_STREAM_KEEPALIVE_MS`). Does not make the caller a viewer.
 #[tracing::instrument(name = "stream", skip_all, fields(user = %user.0))]
 async fn stream(user: CurrentUser, query: PageQuery, state: web::Data<AppState>) -> Result<HttpResponse> {
     // Subscribe before the first read, so no change between the two is missed.
@@ -75,7 +73,10 @@ impl Watch {
         }
         let mut last_sent = Instant::now();
         let mut flush_at: Option<Instant> = None;
-        let mut keepalive = interval_at(Instant::now() + KEEPALIVE, KEEPALIVE);
+        // actix-web notices a client that went away only when a write to it fails, so these
+        // comments also bound how long a dead stream lingers (about two of them).
+        let every = self.state.stream_keepalive;
+        let mut keepalive = interval_at(Instant::now() + every, every);
         loop {
             let delivered = tokio::select! {
                 () = self.sender.closed() => return,

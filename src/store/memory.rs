@@ -3,6 +3,10 @@
 //! As in mini-redis `db.rs`, expiry order is kept beside the data (a `BTreeSet` of
 //! deadlines), so the sweep pops what is due and never scans live tabs, and the lock is
 //! only held for short, synchronous steps (never across an `.await`).
+//!
+//! Each page's peak is kept beside the pages and raised in `commit`, which every change
+//! passes through, so it is exact rather than sampled. It outlives an emptied page until
+//! the stats sampler has saved it.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -12,7 +16,7 @@ use async_trait::async_trait;
 use tokio::time::Instant;
 
 use super::events::{PageEvent, PageEvents};
-use super::{aggregate, PagePresence, PresenceStore, TabKey, TabState, Version};
+use super::{aggregate, PageCounts, PagePresence, Peak, PresenceStore, TabKey, TabState, Version};
 use crate::domain::{PagePath, UserId};
 
 /// The most expired tabs one sweep step removes before it lets requests take the lock.
@@ -35,6 +39,15 @@ struct State {
     pages: HashMap<PagePath, Page>,
     expirations: BTreeSet<(Instant, PagePath, TabKey)>,
     last_version: u64,
+    /// Peaks of live pages, and of pages gone since their peak was last saved: nothing
+    /// else, so the map stays as small as the pages are.
+    peaks: HashMap<PagePath, PeakEntry>,
+}
+
+struct PeakEntry {
+    peak: Peak,
+    /// Whether the stats sampler has saved this peak; a saved one of a gone page is dropped.
+    saved: bool,
 }
 
 #[derive(Default)]
@@ -86,11 +99,12 @@ impl MemoryStore {
         operation: impl FnOnce(&mut State, &mut Changes),
     ) -> (MutexGuard<'_, State>, Version) {
         let now = Instant::now();
+        let wall_now = self.shared.wall_time(now);
         let mut state = self.shared.lock();
         let mut changes = Changes::default();
         state.purge_page(page, now, &mut changes);
         operation(&mut state, &mut changes);
-        let version = state.commit(page, changes, &self.shared.events);
+        let version = state.commit(page, changes, &self.shared.events, wall_now);
         (state, version)
     }
 
@@ -115,7 +129,8 @@ impl Shared {
     fn sweep(&self) -> usize {
         let mut removed = 0;
         loop {
-            let batch = self.lock().sweep_batch(Instant::now(), SWEEP_BATCH, &self.events);
+            let now = Instant::now();
+            let batch = self.lock().sweep_batch(now, self.wall_time(now), SWEEP_BATCH, &self.events);
             removed += batch;
             if batch < SWEEP_BATCH {
                 self.events.prune();
@@ -173,23 +188,68 @@ impl State {
     }
 
     /// Gives the page a new version if it changed (an empty page is dropped and is at
-    /// version 0), and publishes what happened.
-    fn commit(&mut self, page: &PagePath, changes: Changes, events: &PageEvents) -> Version {
+    /// version 0), raises its peak, and publishes what happened.
+    fn commit(&mut self, page: &PagePath, changes: Changes, events: &PageEvents, now: SystemTime) -> Version {
         let Some(entry) = self.pages.get_mut(page) else { return Version::EMPTY };
         if changes.changed {
             self.last_version += 1;
             entry.version = Version(self.last_version);
         }
+        let viewer_count = entry.tabs_per_user.len();
         let version = if entry.tabs.is_empty() {
             self.pages.remove(page);
+            // A saved peak of a page that is gone lives on in SQL; memory can let it go.
+            if self.peaks.get(page).is_some_and(|entry| entry.saved) {
+                self.peaks.remove(page);
+            }
             Version::EMPTY
         } else {
             entry.version
         };
         if changes.changed {
+            self.raise_peak(page, viewer_count, now);
             events.publish(page, changes.events.into_iter().chain([PageEvent::Changed(version)]));
         }
         version
+    }
+
+    /// Keeps `viewer_count` as the page's peak if it is higher; an equal count keeps the
+    /// earlier time, when the peak was first reached.
+    fn raise_peak(&mut self, page: &PagePath, viewer_count: usize, at: SystemTime) {
+        let risen = PeakEntry { peak: Peak { viewer_count, at }, saved: false };
+        match self.peaks.get_mut(page) {
+            Some(entry) if entry.peak.viewer_count >= viewer_count => {}
+            Some(entry) => *entry = risen,
+            None if viewer_count > 0 => {
+                self.peaks.insert(page.clone(), risen);
+            }
+            None => {}
+        }
+    }
+
+    fn page_counts(&self) -> Vec<PageCounts> {
+        let counts = |(page, entry): (&PagePath, &Page)| PageCounts {
+            page: page.clone(),
+            viewer_count: entry.tabs_per_user.len(),
+            tab_count: entry.tabs.len(),
+        };
+        self.pages.iter().map(counts).collect()
+    }
+
+    fn peaks_saved(&mut self, saved: &[(PagePath, Peak)]) {
+        for (page, peak) in saved {
+            let live = self.pages.contains_key(page);
+            let Some(entry) = self.peaks.get_mut(page) else { continue };
+            if entry.peak != *peak {
+                // It rose while being saved: the higher one is still to save.
+                continue;
+            }
+            if live {
+                entry.saved = true;
+            } else {
+                self.peaks.remove(page);
+            }
+        }
     }
 
     fn presence(&self, page: &PagePath) -> PagePresence {
@@ -199,7 +259,7 @@ impl State {
         presence
     }
 
-    fn sweep_batch(&mut self, now: Instant, max: usize, events: &PageEvents) -> usize {
+    fn sweep_batch(&mut self, now: Instant, wall_now: SystemTime, max: usize, events: &PageEvents) -> usize {
         let mut removed = 0;
         while removed < max && self.expirations.first().is_some_and(|(deadline, ..)| *deadline < now) {
             let Some((_, page, key)) = self.expirations.pop_first() else { break };
@@ -207,7 +267,7 @@ impl State {
             if let Some(entry) = self.pages.get_mut(&page) {
                 entry.remove(&key, &mut changes);
             }
-            self.commit(&page, changes, events);
+            self.commit(&page, changes, events, wall_now);
             removed += 1;
         }
         removed
@@ -281,6 +341,31 @@ impl PresenceStore for MemoryStore {
         Ok(self.shared.sweep())
     }
 
+    async fn page_counts(&self) -> anyhow::Result<Vec<PageCounts>> {
+        // Tabs past the TTL are not live: drop the ones that are due before counting.
+        self.shared.sweep();
+        Ok(self.shared.lock().page_counts())
+    }
+
+    async fn peak(&self, page: &PagePath) -> anyhow::Result<Option<Peak>> {
+        Ok(self.shared.lock().peaks.get(page).map(|entry| entry.peak))
+    }
+
+    async fn unsaved_peaks(&self) -> anyhow::Result<Vec<(PagePath, Peak)>> {
+        let state = self.shared.lock();
+        Ok(state
+            .peaks
+            .iter()
+            .filter(|(_, entry)| !entry.saved)
+            .map(|(page, entry)| (page.clone(), entry.peak))
+            .collect())
+    }
+
+    async fn peaks_saved(&self, saved: &[(PagePath, Peak)]) -> anyhow::Result<()> {
+        self.shared.lock().peaks_saved(saved);
+        Ok(())
+    }
+
     fn events(&self) -> &PageEvents {
         &self.shared.events
     }
@@ -322,6 +407,34 @@ mod tests {
             let state = self.shared.lock();
             (state.pages.len(), state.pages.values().map(|page| page.tabs.len()).sum(), state.expirations.len())
         }
+
+        fn peak_entries(&self) -> usize {
+            self.shared.lock().peaks.len()
+        }
+
+        /// What the clock said `elapsed` after the store started.
+        fn wall(&self, elapsed: Duration) -> SystemTime {
+            self.shared.started.1 + elapsed
+        }
+    }
+
+    /// `(page, viewers, tabs)` of every live page, by path.
+    async fn counts(store: &MemoryStore) -> Vec<(String, usize, usize)> {
+        let mut counts: Vec<_> = store
+            .page_counts()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.page.to_string(), c.viewer_count, c.tab_count))
+            .collect();
+        counts.sort();
+        counts
+    }
+
+    async fn unsaved(store: &MemoryStore) -> Vec<(PagePath, Peak)> {
+        let mut peaks = store.unsaved_peaks().await.unwrap();
+        peaks.sort_by(|a, b| a.0.cmp(&b.0));
+        peaks
     }
 
     #[tokio::test(start_paused = true)]
@@ -485,5 +598,103 @@ mod tests {
         advance(TTL + Duration::from_millis(1)).await;
         assert_eq!(store.sweep().await.unwrap(), SWEEP_BATCH + 5);
         assert_eq!(store.tab_entries(), (0, 0, 0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_peak_outlives_the_viewers() {
+        let store = MemoryStore::start(TTL, NEVER);
+        let auction = page("/auction/1");
+        store.join(&auction, &tab("alice", "t1"), None).await.unwrap();
+        advance(Duration::from_secs(1)).await;
+        store.join(&auction, &tab("bob", "t1"), None).await.unwrap();
+        advance(Duration::from_secs(1)).await;
+        store.join(&auction, &tab("bob", "t2"), None).await.unwrap();
+        store.leave(&auction, &tab("alice", "t1")).await.unwrap();
+        store.join(&auction, &tab("carol", "t1"), None).await.unwrap();
+        let peak = Peak { viewer_count: 2, at: store.wall(Duration::from_secs(1)) };
+        assert_eq!(store.peak(&auction).await.unwrap(), Some(peak), "a second tab is no viewer; a tie keeps the first");
+        for (user, id) in [("bob", "t1"), ("bob", "t2"), ("carol", "t1")] {
+            store.leave(&auction, &tab(user, id)).await.unwrap();
+        }
+        assert!(counts(&store).await.is_empty(), "everyone left");
+        assert_eq!(store.peak(&auction).await.unwrap(), Some(peak), "the peak stays");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn counts_never_go_negative() {
+        let store = MemoryStore::start(TTL, NEVER);
+        let docs = page("/docs");
+        store.leave(&docs, &tab("alice", "t1")).await.unwrap();
+        store.join(&docs, &tab("alice", "t1"), None).await.unwrap();
+        store.leave(&docs, &tab("alice", "t1")).await.unwrap();
+        store.leave(&docs, &tab("alice", "t1")).await.unwrap();
+        store.leave(&docs, &tab("bob", "t1")).await.unwrap();
+        let empty = store.presence(&docs).await.unwrap();
+        assert_eq!((empty.viewers.len(), empty.tab_count), (0, 0));
+        store.join(&docs, &tab("alice", "t2"), None).await.unwrap();
+        advance(TTL + Duration::from_millis(1)).await;
+        store.sweep().await.unwrap();
+        store.leave(&docs, &tab("alice", "t2")).await.unwrap();
+        store.join(&docs, &tab("bob", "t1"), None).await.unwrap();
+        assert_eq!(counts(&store).await, [("/docs".into(), 1, 1)], "extra leaves were not held against the page");
+        assert_eq!(store.peak(&docs).await.unwrap().unwrap().viewer_count, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn counts_and_peaks_of_pages_are_independent() {
+        let store = MemoryStore::start(TTL, NEVER);
+        let (a, b) = (page("/a"), page("/b"));
+        store.join(&a, &tab("alice", "t1"), None).await.unwrap();
+        store.join(&a, &tab("bob", "t1"), None).await.unwrap();
+        store.join(&b, &tab("alice", "t2"), None).await.unwrap();
+        store.join(&b, &tab("alice", "t3"), None).await.unwrap();
+        assert_eq!(counts(&store).await, [("/a".into(), 2, 2), ("/b".into(), 1, 2)]);
+        store.leave(&a, &tab("alice", "t1")).await.unwrap();
+        store.leave(&a, &tab("bob", "t1")).await.unwrap();
+        assert_eq!(counts(&store).await, [("/b".into(), 1, 2)], "emptying /a leaves /b alone");
+        assert_eq!(store.peak(&a).await.unwrap().map(|p| p.viewer_count), Some(2));
+        assert_eq!(store.peak(&b).await.unwrap().map(|p| p.viewer_count), Some(1));
+        assert_eq!(store.peak(&page("/c")).await.unwrap(), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn page_counts_leave_out_expired_tabs() {
+        let store = MemoryStore::start(TTL, NEVER);
+        let docs = page("/docs");
+        store.join(&docs, &tab("alice", "t1"), None).await.unwrap();
+        store.join(&docs, &tab("alice", "t2"), None).await.unwrap();
+        store.join(&docs, &tab("bob", "t1"), None).await.unwrap();
+        advance(Duration::from_secs(30)).await;
+        store.heartbeat(&docs, &tab("bob", "t1"), false).await.unwrap();
+        advance(Duration::from_secs(16)).await;
+        assert_eq!(counts(&store).await, [("/docs".into(), 1, 1)]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_saved_peak_is_forgotten_once_its_page_is_gone() {
+        let store = MemoryStore::start(TTL, NEVER);
+        let (a, b) = (page("/a"), page("/b"));
+        store.join(&a, &tab("alice", "t1"), None).await.unwrap();
+        store.join(&b, &tab("bob", "t1"), None).await.unwrap();
+        let saving = unsaved(&store).await;
+        assert_eq!(
+            saving.iter().map(|(p, peak)| (p.as_str(), peak.viewer_count)).collect::<Vec<_>>(),
+            [("/a", 1), ("/b", 1)]
+        );
+        // /a rises while the sampler writes what it read.
+        store.join(&a, &tab("carol", "t1"), None).await.unwrap();
+        store.peaks_saved(&saving).await.unwrap();
+        let still = unsaved(&store).await;
+        assert_eq!(still.iter().map(|(p, peak)| (p.as_str(), peak.viewer_count)).collect::<Vec<_>>(), [("/a", 2)]);
+        assert_eq!(store.peak_entries(), 2, "live pages keep their peaks");
+
+        store.leave(&b, &tab("bob", "t1")).await.unwrap();
+        assert_eq!((store.peak(&b).await.unwrap(), store.peak_entries()), (None, 1), "saved and gone: freed");
+        store.leave(&a, &tab("alice", "t1")).await.unwrap();
+        store.leave(&a, &tab("carol", "t1")).await.unwrap();
+        assert_eq!(store.peak(&a).await.unwrap().map(|p| p.viewer_count), Some(2), "gone but not saved: kept");
+        store.peaks_saved(&still).await.unwrap();
+        assert_eq!(store.peak_entries(), 0, "saved: freed");
+        assert!(unsaved(&store).await.is_empty());
     }
 }

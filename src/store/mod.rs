@@ -2,7 +2,8 @@
 //!
 //! `PresenceStore` is the contract; `memory` keeps it in this process. Every store
 //! answers a page as a `PagePresence` built by [`aggregate`], so they cannot disagree on
-//! what a snapshot means.
+//! what a snapshot means. Stores also count: each live page's viewers and tabs, and each
+//! page's [`Peak`], which the stats sampler saves to SQL.
 
 pub mod events;
 pub mod memory;
@@ -92,6 +93,32 @@ pub fn aggregate<'a>(tabs: impl IntoIterator<Item = (&'a UserId, &'a TabState)>)
     PagePresence { viewers, tab_count, version: Version::EMPTY }
 }
 
+/// A live page and how many viewers (users) and tabs it has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageCounts {
+    pub page: PagePath,
+    pub viewer_count: usize,
+    pub tab_count: usize,
+}
+
+/// The most viewers a page has had at once, and when it first had that many.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peak {
+    pub viewer_count: usize,
+    pub at: SystemTime,
+}
+
+impl Peak {
+    /// The higher of two peaks; of two equal ones the earlier, since a peak is dated by
+    /// when it was first reached.
+    pub fn higher(a: Option<Peak>, b: Option<Peak>) -> Option<Peak> {
+        match (a, b) {
+            (Some(a), Some(b)) => Some(if (b.viewer_count, a.at) > (a.viewer_count, b.at) { b } else { a }),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
 fn earliest(a: Option<SystemTime>, b: Option<SystemTime>) -> Option<SystemTime> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
@@ -123,6 +150,21 @@ pub trait PresenceStore: Send + Sync + 'static {
 
     /// Removes every expired tab of every page; answers how many it removed.
     async fn sweep(&self) -> anyhow::Result<usize>;
+
+    /// Every page with live tabs, with its counts, in no particular order.
+    async fn page_counts(&self) -> anyhow::Result<Vec<PageCounts>>;
+
+    /// The page's peak as far as this store knows it. Once a peak is saved and its page
+    /// has no live tabs the store forgets it, so read this before the saved peak (and
+    /// keep the higher): the other order could miss a peak saved in between.
+    async fn peak(&self, page: &PagePath) -> anyhow::Result<Option<Peak>>;
+
+    /// The peaks that rose since they were last saved.
+    async fn unsaved_peaks(&self) -> anyhow::Result<Vec<(PagePath, Peak)>>;
+
+    /// Tells the store these peaks are saved: the ones that have not risen since count as
+    /// saved, and those of pages without live tabs are forgotten.
+    async fn peaks_saved(&self, saved: &[(PagePath, Peak)]) -> anyhow::Result<()>;
 
     /// Where the store announces joins, leaves and changes, page by page.
     fn events(&self) -> &PageEvents;
@@ -160,6 +202,17 @@ mod tests {
             ]
         );
         assert_eq!(page.editor(), Some(&user("alice")), "alice began editing first");
+    }
+
+    #[test]
+    fn the_higher_peak_wins_and_a_tie_keeps_the_first() {
+        let peak = |viewer_count, seconds| Some(Peak { viewer_count, at: at(seconds) });
+        assert_eq!(Peak::higher(peak(3, 5), peak(2, 1)), peak(3, 5));
+        assert_eq!(Peak::higher(peak(2, 1), peak(3, 5)), peak(3, 5));
+        assert_eq!(Peak::higher(peak(3, 9), peak(3, 5)), peak(3, 5));
+        assert_eq!(Peak::higher(peak(3, 5), peak(3, 9)), peak(3, 5));
+        assert_eq!(Peak::higher(None, peak(1, 1)), peak(1, 1));
+        assert_eq!(Peak::higher(None, None), None);
     }
 
     #[test]

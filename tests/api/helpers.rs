@@ -23,6 +23,7 @@ static TRACING: LazyLock<()> = LazyLock::new(|| {
 pub struct TestApp {
     pub address: String,
     pub settings: Settings,
+    pub state: actix_web::web::Data<presence::state::AppState>,
     _database_dir: tempfile::TempDir,
 }
 
@@ -43,8 +44,9 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     configure(&mut settings);
     let application = Application::build(settings.clone()).await.expect("the app builds");
     let address = format!("http://127.0.0.1:{}", application.port());
+    let state = application.state();
     tokio::spawn(application.run_until_stopped());
-    TestApp { address, settings, _database_dir: database_dir }
+    TestApp { address, settings, state, _database_dir: database_dir }
 }
 
 impl TestApp {
@@ -121,6 +123,23 @@ impl Caller {
         let response = self.list(page).await;
         assert_eq!(response.status(), 200, "list {page}");
         response.json().await.unwrap()
+    }
+
+    pub async fn stats(&self, page: &str) -> Response {
+        self.request(Method::GET, "/api/presence/stats").query(&[("pagePath", page)]).send().await.unwrap()
+    }
+
+    /// The stats of `page`, asserting they answered 200.
+    pub async fn stats_of(&self, page: &str) -> Value {
+        let response = self.stats(page).await;
+        assert_eq!(response.status(), 200, "stats {page}");
+        response.json().await.unwrap()
+    }
+
+    /// `GET /api/presence/pages`, with `?limit=` when given.
+    pub async fn pages(&self, limit: Option<usize>) -> Response {
+        let query: Vec<(&str, String)> = limit.map(|limit| ("limit", limit.to_string())).into_iter().collect();
+        self.request(Method::GET, "/api/presence/pages").query(&query).send().await.unwrap()
     }
 }
 

@@ -18,7 +18,7 @@ use reqwest::header::{HeaderMap, AUTHORIZATION, CONTENT_TYPE, IF_NONE_MATCH};
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, spawn_app_with, Caller, EventStream, TestApp};
+use crate::helpers::{eventually, spawn_app, spawn_app_with, Caller, EventStream, TestApp};
 
 const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 
@@ -241,6 +241,7 @@ async fn every_documented_status_is_answered_as_documented() {
     dev_session_operation(&spec, &app).await;
     operations_endpoints(&spec, &app).await;
     stream_operation(&spec, &app).await;
+    stats_operations(&spec, &app).await;
 
     // Dev login off: the path is unknown.
     let production = spawn_app_with(|settings| settings.dev_login = false).await;
@@ -500,6 +501,79 @@ async fn stream_operation(spec: &Spec, app: &TestApp) {
     assert_eq!(bad.status, 400);
     let anonymous = spec.check(Method::GET, STREAM, app.anonymous().get("/api/presence/stream?pagePath=/").await).await;
     assert_eq!(anonymous.status, 401);
+}
+
+async fn stats_operations(spec: &Spec, app: &TestApp) {
+    const STATS: &str = "/api/presence/stats";
+    const PAGES: &str = "/api/presence/pages";
+    let example = &spec.doc["components"]["schemas"]["PageStats"]["examples"][0];
+    spec.assert_valid("/components/schemas/PageStats", example, "the PageStats example");
+
+    // 200: a page with a peak and viewers gone, one nobody viewed, and a sampled history.
+    let alice = app.dev_user("alice", "Alice").await;
+    let bob = app.bearer_user("bob", "Bob");
+    alice.join("/counted", "t1").await;
+    bob.join("/counted", "t1").await;
+    bob.leave("/counted", "t1").await;
+    let answer = spec.check(Method::GET, STATS, alice.stats("/counted").await).await;
+    assert_eq!((&answer.json["viewerCount"], &answer.json["peakViewerCount"]), (&json!(1), &json!(2)));
+    let answer = spec.check(Method::GET, STATS, bob.get(&format!("{STATS}?pagePath=/nobody/&minutes=5")).await).await;
+    assert_eq!((&answer.json["pagePath"], answer.json.get("peakAt")), (&json!("/nobody"), None));
+    let sampled = spawn_app_with(|settings| settings.stats_sample_interval_ms = 50).await;
+    let carol = sampled.dev_user("carol", "Carol").await;
+    carol.join("/sampled", "t1").await;
+    let has_history = eventually(std::time::Duration::from_secs(10), || async {
+        carol.stats_of("/sampled").await["history"].as_array().is_some_and(|history| !history.is_empty())
+    })
+    .await;
+    assert!(has_history, "the sampler wrote a sample");
+    let answer = spec.check(Method::GET, STATS, carol.stats("/sampled").await).await;
+    assert_eq!(answer.json["history"][0]["viewerCount"], 1);
+    let answer = spec.check(Method::GET, PAGES, alice.pages(None).await).await;
+    let counted = json!({"pagePath": "/counted", "viewerCount": 1, "tabCount": 1});
+    assert!(answer.json["pages"].as_array().unwrap().contains(&counted), "{}", answer.json);
+    spec.check(Method::GET, PAGES, bob.pages(Some(100)).await).await;
+
+    // 400: validation problems naming the field, and a parameter given twice.
+    for (query, field) in [
+        ("", "pagePath"),
+        ("?pagePath=x", "pagePath"),
+        ("?pagePath=/a&minutes=0", "minutes"),
+        ("?pagePath=/a&minutes=99999", "minutes"),
+    ] {
+        let answer = spec.check(Method::GET, STATS, alice.get(&format!("{STATS}{query}")).await).await;
+        assert_eq!((answer.status, &answer.json["errors"][0]["field"]), (400, &json!(field)), "stats{query}");
+    }
+    for (query, field) in [("?limit=0", "limit"), ("?limit=101", "limit"), ("?limit=many", "limit")] {
+        let answer = spec.check(Method::GET, PAGES, alice.get(&format!("{PAGES}{query}")).await).await;
+        assert_eq!((answer.status, &answer.json["errors"][0]["field"]), (400, &json!(field)), "pages{query}");
+    }
+    for path in [format!("{STATS}?pagePath=/a&pagePath=/b"), format!("{PAGES}?limit=1&limit=2")] {
+        let answer = spec.check(Method::GET, path.split('?').next().unwrap(), alice.get(&path).await).await;
+        assert_eq!((answer.status, &answer.json["type"]), (400, &json!("urn:presence:problem:malformed")), "{path}");
+    }
+
+    // 401.
+    assert_eq!(spec.check(Method::GET, STATS, app.anonymous().stats("/counted").await).await.status, 401);
+    assert_eq!(spec.check(Method::GET, PAGES, app.anonymous().pages(None).await).await.status, 401);
+
+    // 503: the stats tables are gone, and the directory refuses a bearer token's profile.
+    let broken = spawn_app().await;
+    let dave = broken.dev_user("dave", "Dave").await;
+    drop_stats_tables(&broken).await;
+    assert_eq!(spec.check(Method::GET, STATS, dave.stats("/counted").await).await.status, 503);
+    refuse_directory_writes(&broken).await;
+    let newcomer = broken.bearer_user("newcomer", "N");
+    assert_eq!(spec.check(Method::GET, PAGES, newcomer.pages(None).await).await.status, 503);
+}
+
+/// Drops the viewer stats tables, as a database that lost them would answer.
+async fn drop_stats_tables(app: &TestApp) {
+    use sqlx::Connection;
+    let mut connection = sqlx::SqliteConnection::connect(&app.settings.database_url).await.expect("the test database");
+    for table in ["viewer_samples", "page_peaks"] {
+        sqlx::query(&format!("DROP TABLE {table}")).execute(&mut connection).await.expect("the table is dropped");
+    }
 }
 
 /// Every documented path answers 405 (with `Allow` naming exactly its documented methods)

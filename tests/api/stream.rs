@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::helpers::{problem, spawn_app, spawn_app_with, viewer_ids, EventStream};
+use crate::helpers::{eventually, problem, spawn_app, spawn_app_with, viewer_ids, EventStream};
 
 const SOON: Duration = Duration::from_secs(5);
 
@@ -102,4 +102,22 @@ async fn a_stream_needs_identity_and_a_valid_page() {
     assert_eq!(body["errors"][0]["field"], "pagePath");
     let body = problem(alice.get("/api/presence/stream?pagePath=/docs&limit=0").await, 400).await;
     assert_eq!(body["errors"][0]["field"], "limit");
+}
+
+#[tokio::test]
+async fn a_stream_is_cleaned_up_when_its_client_goes_away() {
+    // The server notices a closed connection when a keepalive write to it fails.
+    let app = spawn_app_with(|settings| settings.stream_keepalive_ms = 50).await;
+    let bob = app.dev_user("bob", "Bob").await;
+    let mut stream = EventStream::open(&bob, "/docs").await;
+    stream.next_named("snapshot", SOON).await.unwrap();
+    let events = app.state.store.events();
+    assert_eq!(events.watched_pages(), 1);
+    drop(stream);
+    let released = eventually(SOON, || async {
+        events.prune();
+        events.watched_pages() == 0
+    })
+    .await;
+    assert!(released, "the page's channel went with its last stream");
 }
