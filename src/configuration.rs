@@ -64,6 +64,12 @@ pub struct Settings {
           value_parser = clap::value_parser!(u64).range(10..), global = true)]
     pub sweep_interval_ms: u64,
 
+    /// How often an idle live-update stream gets a comment, in milliseconds, so proxies
+    /// keep it open; a stream whose client went away is noticed by these writes.
+    #[arg(long, env = "PRESENCE_STREAM_KEEPALIVE_MS", default_value_t = 15_000,
+          value_parser = clap::value_parser!(u64).range(10..), global = true)]
+    pub stream_keepalive_ms: u64,
+
     /// HS256 secret that the host app signs its JWTs with.
     #[arg(long, env = "PRESENCE_JWT_SECRET", hide_env_values = true, global = true)]
     pub jwt_secret: Option<SecretString>,
@@ -97,7 +103,16 @@ pub struct Settings {
     #[arg(long, env = "PRESENCE_DEV_LOGIN", default_value_t = false, action = ArgAction::Set, global = true)]
     pub dev_login: bool,
 
-    /// The user directory: sqlite:FILE (created if missing) or postgres://…
+    /// How often each live page's viewer count is written to the stats history, in milliseconds.
+    #[arg(long, env = "PRESENCE_STATS_SAMPLE_INTERVAL_MS", default_value_t = 60_000,
+          value_parser = clap::value_parser!(u64).range(10..), global = true)]
+    pub stats_sample_interval_ms: u64,
+
+    /// How long the stats history is kept, e.g. 7d or 36h; at least 1m.
+    #[arg(long, env = "PRESENCE_STATS_RETENTION", default_value = "7d", value_parser = parse_retention, global = true)]
+    pub stats_retention: Duration,
+
+    /// The user directory and viewer stats: sqlite:FILE (created if missing) or postgres://…
     #[arg(long, env = "PRESENCE_DATABASE_URL", default_value = "sqlite:presence.db", global = true)]
     pub database_url: String,
 
@@ -121,10 +136,23 @@ impl Settings {
         Duration::from_millis(self.sweep_interval_ms)
     }
 
+    pub fn stats_sample_interval(&self) -> Duration {
+        Duration::from_millis(self.stats_sample_interval_ms)
+    }
+
     /// The settings as if none were given: what tests start from.
     pub fn defaults() -> Self {
         Cli::parse_from(["presence"]).settings
     }
+}
+
+/// A humantime duration of at least a minute, the unit `GET /api/presence/stats` asks in.
+fn parse_retention(raw: &str) -> Result<Duration, String> {
+    let retention = humantime::parse_duration(raw).map_err(|e| e.to_string())?;
+    if retention < Duration::from_secs(60) {
+        return Err("must be at least 1m".into());
+    }
+    Ok(retention)
 }
 
 #[cfg(test)]
@@ -135,6 +163,16 @@ mod tests {
     #[test]
     fn the_cli_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_stats_retention_is_a_duration_of_a_minute_or_more() {
+        assert_eq!(Settings::defaults().stats_retention, Duration::from_secs(7 * 24 * 3600));
+        let cli = Cli::try_parse_from(["presence", "--stats-retention", "36h"]).unwrap();
+        assert_eq!(cli.settings.stats_retention, Duration::from_secs(36 * 3600));
+        for bad in ["59s", "0m", "soon"] {
+            assert!(Cli::try_parse_from(["presence", "--stats-retention", bad]).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -12,8 +12,11 @@
 //! - [`state`]: `AppState`, what handlers share.
 //! - [`auth`]: the typed session, JWT checks and the `CurrentUser` extractor.
 //! - [`domain`]: `PagePath`, `TabId`, `UserId`, `Profile` and the wire `Snapshot`.
-//! - [`store`]: the `PresenceStore` trait and its in-memory registry.
-//! - [`directory`]: user profiles in SQL (sqlx, `migrations/`).
+//! - [`store`]: the `PresenceStore` trait and its in-memory registry, with each page's
+//!   counts and exact peak.
+//! - [`directory`]: user profiles and viewer stats in SQL (sqlx, `migrations/`).
+//! - [`stats_sampler`]: the background task that samples viewer counts into SQL.
+//! - [`snapshot_cache`]: each page's snapshot, serialized once per version.
 //! - [`routes`]: the HTTP handlers, one module per route group.
 
 pub mod auth;
@@ -22,7 +25,9 @@ pub mod directory;
 pub mod domain;
 pub mod error;
 pub mod routes;
+pub mod snapshot_cache;
 pub mod startup;
 pub mod state;
+pub mod stats_sampler;
 pub mod store;
 pub mod telemetry;

@@ -3,6 +3,7 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_session::config::CookieContentSecurity;
 use actix_session::storage::CookieSessionStore;
@@ -22,13 +23,16 @@ use crate::configuration::Settings;
 use crate::directory::Directory;
 use crate::domain::Timing;
 use crate::error::{framework_error_to_problem, ApiError};
-use crate::routes::{assets, health, presence, session};
+use crate::routes::{assets, health, presence, session, stats, stream};
+use crate::snapshot_cache::SnapshotCache;
 use crate::state::AppState;
+use crate::stats_sampler;
 use crate::store::memory::MemoryStore;
 
 pub struct Application {
     port: u16,
     server: Server,
+    state: web::Data<AppState>,
 }
 
 impl Application {
@@ -39,14 +43,21 @@ impl Application {
             settings.heartbeat_interval_ms,
             settings.ttl_ms
         );
+        let timing = Timing { ttl_ms: settings.ttl_ms, heartbeat_interval_ms: settings.heartbeat_interval_ms };
         let state = web::Data::new(AppState {
             store: Arc::new(MemoryStore::start(settings.ttl(), settings.sweep_interval())),
             directory: Directory::connect(&settings.database_url)
                 .await
                 .with_context(|| format!("opening the user directory at {}", settings.database_url))?,
             tokens: TokenVerifier::from_settings(&settings)?,
-            timing: Timing { ttl_ms: settings.ttl_ms, heartbeat_interval_ms: settings.heartbeat_interval_ms },
+            timing,
+            snapshots: SnapshotCache::new(timing),
+            stream_keepalive: Duration::from_millis(settings.stream_keepalive_ms),
+            stats_retention: settings.stats_retention,
         });
+        // Weak, so the sampler ends with the app instead of keeping its state alive.
+        let weak_state = Arc::downgrade(&state.clone().into_inner());
+        stats_sampler::start(weak_state, settings.stats_sample_interval(), settings.stats_retention);
         let session_key = session_key(&settings)?;
         if settings.dev_login {
             tracing::warn!("PRESENCE_DEV_LOGIN is on: anyone can sign in as anyone through POST /api/session/dev");
@@ -54,6 +65,7 @@ impl Application {
         let listener = TcpListener::bind(&settings.listen).with_context(|| format!("binding {}", settings.listen))?;
         let port = listener.local_addr()?.port();
         let dev_login = settings.dev_login;
+        let shared_state = state.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -80,6 +92,8 @@ impl Application {
                 })
                 .wrap(TracingLogger::default())
                 .configure(presence::configure)
+                .configure(stream::configure)
+                .configure(stats::configure)
                 .configure(|cfg| session::configure(cfg, dev_login))
                 .configure(health::configure)
                 .configure(assets::configure)
@@ -89,11 +103,16 @@ impl Application {
         .listen(listener)?
         .run();
         tracing::info!(port, "listening");
-        Ok(Self { port, server })
+        Ok(Self { port, server, state: shared_state })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// What the handlers share: for tests and background tasks that look inside.
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
     }
 
     /// Serves until SIGINT or SIGTERM, then finishes the requests in flight.

@@ -1,10 +1,12 @@
 //! `AppState`: what every handler can reach, built once and shared by all workers.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::auth::TokenVerifier;
 use crate::directory::Directory;
 use crate::domain::Timing;
+use crate::snapshot_cache::SnapshotCache;
 use crate::store::PresenceStore;
 
 pub struct AppState {
@@ -12,4 +14,10 @@ pub struct AppState {
     pub directory: Directory,
     pub tokens: TokenVerifier,
     pub timing: Timing,
+    pub snapshots: SnapshotCache,
+    /// How often an idle stream gets a keepalive comment.
+    pub stream_keepalive: Duration,
+    /// How far back the stats history goes (`PRESENCE_STATS_RETENTION`), which bounds
+    /// what `GET /api/presence/stats` may ask for.
+    pub stats_retention: Duration,
 }

@@ -30,14 +30,32 @@ export interface Snapshot {
   heartbeatIntervalMs: number;
 }
 
+/** Who came or went: the `join` and `leave` events of the stream. */
+export interface PresencePerson {
+  id: string;
+  name: string;
+  avatar?: string;
+  role?: string;
+  /** `#rrggbb`, a stable function of the user id. */
+  color: string;
+}
+
 /**
  * - `connecting`: no answer yet (at start and after a route change);
  * - `live`: the last request succeeded;
  * - `offline`: requests fail; retrying with back-off (see `error`);
+ * - `error`: the server refused a request with a 4xx that retrying cannot fix (400, 404, 413,
+ *   415 …; not 401, 408 or 429); nothing is sent until `setPagePath` or `setEditing` (see `error`);
  * - `unauthorized`: the server answered 401; nothing more is sent (sign in and create a new client);
  * - `stopped`: `stop()` was called.
  */
-export type PresenceStatus = 'connecting' | 'live' | 'offline' | 'unauthorized' | 'stopped';
+export type PresenceStatus = 'connecting' | 'live' | 'offline' | 'error' | 'unauthorized' | 'stopped';
+
+/**
+ * Where the viewer list comes from: `stream` while the server-sent events stream is open and
+ * has delivered a snapshot; `poll` otherwise (polls between heartbeats).
+ */
+export type PresenceTransport = 'stream' | 'poll';
 
 /** Errors in `PresenceState.error` carry the HTTP status and problem document when there was one. */
 export interface PresenceError extends Error {
@@ -56,6 +74,7 @@ export interface PresenceState {
   error?: Error | PresenceError;
   /** The server's last snapshot of the page. */
   snapshot?: Snapshot;
+  transport: PresenceTransport;
 }
 
 export interface PresenceOptions {
@@ -68,10 +87,20 @@ export interface PresenceOptions {
   token?: string | (() => string | Promise<string>);
   /** Where the tab id is kept; default sessionStorage. */
   storage?: Pick<Storage, 'getItem' | 'setItem'>;
+  /**
+   * `auto` (the default): the viewer list comes from `GET /api/presence/stream` (server-sent
+   * events) when EventSource exists and no `token` is given, else from polling. `poll`:
+   * always poll. Heartbeats are sent either way.
+   */
+  transport?: 'auto' | 'poll';
+  /** Default globalThis.EventSource; `null` never streams (like `transport: 'poll'`). */
+  EventSource?: { new (url: string, init?: EventSourceInit): EventSource } | null;
   window?: Window;
   document?: Document;
   navigator?: Navigator;
 }
+
+export type PresencePersonEvent = 'join' | 'leave';
 
 export interface Presence {
   readonly tabId: string;
@@ -86,6 +115,14 @@ export interface Presence {
   setPagePath(pagePath: string): void;
   /** Calls `listener` at once with the current state, then on every change. Returns unsubscribe. */
   subscribe(listener: (state: PresenceState) => void): () => void;
+  /**
+   * Calls `listener` with the person who joined the page (their first tab) or left it (their
+   * last tab, by leaving or by expiry). Only while `state.transport` is `stream`: polling does
+   * not see these moments (compare `viewers` yourself if you need them then). Events about
+   * the current user come too (its `id` is that of the viewer with `isCurrentUser`).
+   * Returns unsubscribe.
+   */
+  on(type: PresencePersonEvent, listener: (person: PresencePerson) => void): () => void;
   /** Leaves (beacon) and stops all timers and listeners; status becomes 'stopped'. */
   stop(): void;
 }

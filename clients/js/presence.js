@@ -3,7 +3,13 @@
 //
 // One tab = one request chain: join, then heartbeat every heartbeatIntervalMs with a cheap
 // list poll (If-None-Match, usually a 304) half-way between heartbeats. There is only ever
-// one timer and at most one request on the wire, so failures back off instead of piling up.
+// one timer of the chain and at most one request on the wire, so failures back off instead
+// of piling up.
+//
+// Beside the chain, when EventSource exists (and no bearer token is set: EventSource cannot
+// send headers), a server-sent events stream brings the viewer list as it changes, plus
+// join and leave events. While it is open the chain stops polling (heartbeats go on); when
+// it fails, polling takes over and the stream is tried again later.
 
 const TAB_KEY = 'presence:tab-id';
 const DEFAULT_INTERVAL_MS = 15000;
@@ -13,10 +19,15 @@ const TIMEOUT_MS = 10000;
 // When two requests are wanted at once, the stronger one wins: a join is also a heartbeat,
 // and a heartbeat answers the snapshot a poll would have fetched.
 const RANK = { poll: 0, heartbeat: 1, join: 2 };
+const PERSON_EVENTS = ['join', 'leave'];
 
 export function createPresence(options) {
   if (!options || typeof options.pagePath !== 'string') {
     throw new TypeError('createPresence: options.pagePath (a string) is required');
+  }
+  const transport = options.transport === undefined ? 'auto' : options.transport;
+  if (transport !== 'auto' && transport !== 'poll') {
+    throw new TypeError("createPresence: options.transport is 'auto' or 'poll'");
   }
   const base = (options.baseUrl || '').replace(/\/+$/, '');
   // Called as a plain function: window.fetch throws "Illegal invocation" when called as a
@@ -25,14 +36,19 @@ export function createPresence(options) {
   const win = options.window || globalThis.window;
   const doc = options.document || globalThis.document;
   const nav = options.navigator || globalThis.navigator;
+  // null turns the stream off, like transport: 'poll'.
+  const EventSourceImpl = 'EventSource' in options ? options.EventSource : globalThis.EventSource;
+  const canStream = transport === 'auto' && !options.token && typeof EventSourceImpl === 'function';
   const tabId = loadTabId(options.storage);
 
   let state = {
     pagePath: options.pagePath, tabId, viewers: [], editorUserId: undefined,
-    isEditing: false, status: 'connecting', error: undefined, snapshot: undefined,
+    isEditing: false, status: 'connecting', error: undefined, snapshot: undefined, transport: 'poll',
   };
   const listeners = new Set();
+  const personListeners = { join: new Set(), leave: new Set() };
   let etag = null;       // ETag of the snapshot we show; sent as If-None-Match on polls
+  let shownKey = null;   // JSON of the snapshot we show, to spot an unchanged one without an ETag
   let timer = null;      // the one pending timer: the next request of the chain
   let due = 'join';      // what the next request of the chain will be
   let inflight = null;   // the request on the wire ({ controller }), if any
@@ -41,6 +57,11 @@ export function createPresence(options) {
   let nextBeatAt = 0;    // when the next heartbeat is due (ms since epoch)
   let paused = false;    // after pagehide, until pageshow
   let ended = false;     // stopped or unauthorized: no more requests, ever
+  let halted = false;    // a 4xx that no retry can fix: nothing is sent until the app changes something
+  let stream = null;     // the open EventSource: { source, live, watchdog }
+  let streamSeq = 0;     // counts stream snapshots: an answer asked for before the last one is older
+  let streamFailures = 0;  // consecutive stream failures; the stream is retried after a back-off
+  let streamRetryAt = 0;   // not before this (ms since epoch), and only after a request succeeded
 
   function setState(patch) {
     state = { ...state, ...patch };
@@ -68,7 +89,7 @@ export function createPresence(options) {
   // Ask for a request as soon as allowed. While one is on the wire, it waits for it; while
   // backing off, it only upgrades what the pending retry will send (no extra request).
   function request(kind) {
-    if (ended || paused) return;
+    if (ended || paused || halted) return;
     if (inflight) {
       if (!urgent || RANK[kind] > RANK[urgent]) urgent = kind;
       return;
@@ -79,11 +100,12 @@ export function createPresence(options) {
   }
 
   // After a success: poll half an interval after the heartbeat, then heartbeat. A hidden tab
-  // skips the poll (nobody looks at it); it heartbeats at once when it becomes visible.
+  // skips the poll (nobody looks at it); it heartbeats at once when it becomes visible. With
+  // the stream open there is nothing to poll for.
   function scheduleNext() {
     const wait = nextBeatAt - Date.now();
     const pollIn = wait - intervalMs() / 2;
-    if (pollIn > 0 && !isHidden()) schedule('poll', pollIn);
+    if (pollIn > 0 && !isHidden() && !(stream && stream.live)) schedule('poll', pollIn);
     else schedule('heartbeat', wait);
   }
 
@@ -98,10 +120,10 @@ export function createPresence(options) {
 
   async function send() {
     timer = null;
-    if (ended || paused) return;
+    if (ended || paused || halted) return;
     const kind = due;
     const controller = typeof AbortController === 'function' ? new AbortController() : null;
-    const req = { controller, timeout: controller && setTimeout(() => controller.abort(), TIMEOUT_MS) };
+    const req = { controller, timeout: controller && setTimeout(() => controller.abort(), TIMEOUT_MS), seq: streamSeq };
     inflight = req;
     const page = state.pagePath;
     let res, body, error;
@@ -128,19 +150,35 @@ export function createPresence(options) {
     if (inflight !== req) return; // superseded (route change, pagehide, stop): stale answer
     inflight = null;
     if (!error && res.status === 401) return unauthorized(res, body);
-    if (!error && (res.status === 200 || res.status === 304)) return succeeded(kind, res, body);
+    if (!error && (res.status === 200 || res.status === 304)) return succeeded(kind, res, body, req.seq === streamSeq);
+    // Any other 4xx (400, 404, 413, 415 …) is an answer about the request itself: sending it
+    // again cannot help. 408 and 429 are about timing, so those are retried.
+    if (!error && res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) {
+      return refused(kind, res, body);
+    }
     failed(kind, res, body, error);
   }
 
-  function succeeded(kind, res, body) {
-    failures = 0;
-    const tag = res.headers.get('ETag');
-    const patch = { status: 'live', error: undefined };
-    // The same tag means the same bytes: keep the old objects so nothing re-renders.
-    if (res.status === 200 && !(tag && tag === etag && state.snapshot)) {
-      Object.assign(patch, { snapshot: body, viewers: body.viewers, editorUserId: body.editorUserId });
+  // What a snapshot changes in the state: nothing when it is the one we show (same ETag or
+  // same content), so that nothing re-renders.
+  function snapshotPatch(body, tag) {
+    if (state.snapshot && tag && tag === etag) return {};
+    const key = JSON.stringify(body);
+    if (state.snapshot && key === shownKey) {
+      if (tag) etag = tag;
+      return {};
     }
-    if (tag) etag = tag;
+    shownKey = key;
+    etag = tag || null;
+    return { snapshot: body, viewers: body.viewers, editorUserId: body.editorUserId };
+  }
+
+  // fresh: no stream snapshot arrived since the request was sent, so its answer is not older
+  // than what we show. (A stale one is dropped: the stream has brought a newer list.)
+  function succeeded(kind, res, body, fresh) {
+    failures = 0;
+    const patch = { status: 'live', error: undefined };
+    if (res.status === 200 && fresh) Object.assign(patch, snapshotPatch(body, res.headers.get('ETag')));
     if (state.status !== 'live' || state.error || patch.snapshot) setState(patch);
     if (kind !== 'poll') nextBeatAt = Date.now() + intervalMs();
     // A (re-)join leaves the server's isEditing as it was: say ours at once.
@@ -149,6 +187,8 @@ export function createPresence(options) {
     const next = urgent;
     urgent = null;
     if (next) request(next);
+    // The server answers and knows us: a good moment to (re)open the stream.
+    if (!stream && Date.now() >= streamRetryAt) openStream();
   }
 
   function failed(kind, res, body, error) {
@@ -162,10 +202,98 @@ export function createPresence(options) {
     schedule(next, wait);
   }
 
+  // A 4xx that retrying cannot fix: stop sending until setPagePath or setEditing.
+  function refused(kind, res, body) {
+    failures = 0;
+    halted = true;
+    due = kind; // what the app's next change sends (or something stronger)
+    urgent = null;
+    clearTimeout(timer);
+    timer = null;
+    closeStream();
+    setState({ status: 'error', error: httpError(kind, res, body), transport: 'poll' });
+  }
+
   function unauthorized(res, body) {
     ended = true;
     teardown();
-    setState({ status: 'unauthorized', error: httpError('request', res, body) });
+    setState({ status: 'unauthorized', error: httpError('request', res, body), transport: 'poll' });
+  }
+
+  // ---- the stream ----------------------------------------------------------------------
+
+  function openStream() {
+    if (!canStream || stream || ended || paused || halted) return;
+    const url = base + '/api/presence/stream?pagePath=' + encodeURIComponent(state.pagePath);
+    let source;
+    try {
+      source = new EventSourceImpl(url, { withCredentials: true });
+    } catch (e) {
+      streamFailed(null);
+      return;
+    }
+    const s = { source, live: false, watchdog: null };
+    stream = s;
+    // The server sends a snapshot at once; a stream that brings none (a buffering proxy, no
+    // free connection) is of no use.
+    s.watchdog = setTimeout(() => streamFailed(s), TIMEOUT_MS);
+    source.addEventListener('snapshot', (event) => onStreamSnapshot(s, event));
+    for (const type of PERSON_EVENTS) source.addEventListener(type, (event) => onStreamPerson(s, type, event));
+    // EventSource would reconnect by itself, after `retry`; we poll instead and come back later.
+    source.addEventListener('error', () => streamFailed(s));
+  }
+
+  function onStreamSnapshot(s, event) {
+    if (stream !== s) return; // closed meanwhile
+    let body;
+    try { body = JSON.parse(event.data); } catch (e) { /* below */ }
+    if (!(body && Array.isArray(body.viewers))) return streamFailed(s);
+    streamSeq += 1;
+    const patch = snapshotPatch(body, null);
+    if (!s.live) {
+      s.live = true;
+      streamFailures = 0;
+      clearTimeout(s.watchdog);
+      s.watchdog = null;
+      patch.transport = 'stream';
+      // Stop polling: the next request of the chain is the heartbeat.
+      if (timer && due === 'poll' && failures === 0) schedule('heartbeat', nextBeatAt - Date.now());
+    }
+    if (patch.snapshot || patch.transport) setState(patch);
+  }
+
+  function onStreamPerson(s, type, event) {
+    if (stream !== s) return;
+    let person;
+    try { person = JSON.parse(event.data); } catch (e) { return; }
+    if (!person || typeof person.id !== 'string') return;
+    for (const listener of [...personListeners[type]]) {
+      try { listener(person); } catch (e) { console.error(e); }
+    }
+  }
+
+  // Close it; when it was our source of the list, poll at once (changes may have been
+  // missed), then keep polling until a request succeeds after the back-off: then reopen.
+  function streamFailed(s) {
+    if (s && stream !== s) return;
+    const wasLive = closeStream();
+    streamFailures += 1;
+    streamRetryAt = Date.now() + backoffMs(streamFailures);
+    if (!wasLive) return;
+    setState({ transport: 'poll' });
+    if (ended || paused || halted || failures > 0) return; // a retry is due anyway
+    if (!inflight) sendNow('poll');
+    else if (!urgent) urgent = 'poll'; // its answer may be older than the stream's last snapshot
+  }
+
+  // Answers whether the stream was the source of the list.
+  function closeStream() {
+    if (!stream) return false;
+    const { source, live, watchdog } = stream;
+    stream = null;
+    clearTimeout(watchdog);
+    try { source.close(); } catch (e) { /* closed already */ }
+    return live;
   }
 
   // Say goodbye. sendBeacon survives the page going away, but it cannot carry an
@@ -201,17 +329,22 @@ export function createPresence(options) {
     clearTimeout(timer);
     timer = null;
     abortInflight();
+    closeStream();
     leave(state.pagePath);
+    if (state.transport !== 'poll') setState({ transport: 'poll' });
   };
   // Back from the back/forward cache: we said goodbye on pagehide, so join again.
   const onPageShow = (event) => {
     if (!event || !event.persisted || !paused || ended) return;
     paused = false;
     failures = 0;
+    halted = false;
+    streamFailures = 0;
+    streamRetryAt = 0; // the stream reopens once the join succeeds
     sendNow('join');
   };
   // The network is back: retry now instead of waiting out the back-off.
-  const onOnline = () => { if (failures > 0 && !inflight && !ended && !paused) sendNow(due); };
+  const onOnline = () => { if (failures > 0 && !inflight && !ended && !paused && !halted) sendNow(due); };
 
   const winEvents = { pagehide: onPageHide, pageshow: onPageShow, online: onOnline };
   function listen(method) { // 'addEventListener' or 'removeEventListener'
@@ -223,6 +356,7 @@ export function createPresence(options) {
     clearTimeout(timer);
     timer = null;
     abortInflight();
+    closeStream();
     listen('removeEventListener');
   }
 
@@ -240,16 +374,28 @@ export function createPresence(options) {
       const next = !!isEditing;
       if (next === state.isEditing) return;
       setState({ isEditing: next });
+      if (halted && !ended && !paused) {
+        // Refused before: a change of the app's is worth one more try (state stays 'error'
+        // until the answer).
+        halted = false;
+        sendNow(RANK[due] > RANK.heartbeat ? due : 'heartbeat');
+        return;
+      }
       request('heartbeat');
     },
     setPagePath(pagePath) {
       if (typeof pagePath !== 'string' || pagePath === state.pagePath || ended) return;
       const old = state.pagePath;
       abortInflight();
+      closeStream();
       if (!paused) leave(old);
       etag = null;
+      shownKey = null;
+      halted = false;
+      streamFailures = 0;
+      streamRetryAt = 0; // the new page's stream opens once its join succeeds
       // Editing mirrors a lock on one page; it does not follow the user to the next page.
-      setState({ pagePath, viewers: [], editorUserId: undefined, snapshot: undefined, isEditing: false, status: 'connecting', error: undefined });
+      setState({ pagePath, viewers: [], editorUserId: undefined, snapshot: undefined, isEditing: false, status: 'connecting', error: undefined, transport: 'poll' });
       if (paused) due = 'join';
       else sendNow('join'); // a navigation is a natural moment to retry, even when backing off
     },
@@ -258,12 +404,17 @@ export function createPresence(options) {
       listener(state);
       return () => { listeners.delete(listener); };
     },
+    on(type, listener) {
+      if (!personListeners[type]) throw new TypeError("presence.on: the event is 'join' or 'leave'");
+      personListeners[type].add(listener);
+      return () => { personListeners[type].delete(listener); };
+    },
     stop() {
       if (state.status === 'stopped') return;
       if (!ended && !paused) leave(state.pagePath);
       ended = true;
       teardown();
-      setState({ status: 'stopped' });
+      setState({ status: 'stopped', transport: 'poll' });
     },
   };
 }

@@ -1,6 +1,6 @@
-import type { PresenceOptions, PresenceStatus, Snapshot, Viewer } from './presence.js';
+import type { PresenceOptions, PresenceStatus, PresenceTransport, Snapshot, Viewer } from './presence.js';
 
-export type { PresenceOptions, PresenceStatus, Snapshot, Viewer } from './presence.js';
+export type { PresenceOptions, PresenceStatus, PresenceTransport, Snapshot, Viewer } from './presence.js';
 
 export interface UsePagePresence {
   viewers: Viewer[];
@@ -11,6 +11,8 @@ export interface UsePagePresence {
   status: PresenceStatus;
   error: Error | undefined;
   snapshot: Snapshot | undefined;
+  /** 'stream' while the list comes from the server-sent events stream, else 'poll'. */
+  transport: PresenceTransport;
   /** Set once the effect has started the client. */
   tabId: string | undefined;
 }

@@ -4,7 +4,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { createPresence } from './presence.js';
 
-const INITIAL = { viewers: [], editorUserId: undefined, isEditing: false, status: 'connecting', error: undefined, snapshot: undefined, tabId: undefined };
+const INITIAL = { viewers: [], editorUserId: undefined, isEditing: false, status: 'connecting', error: undefined, snapshot: undefined, transport: 'poll', tabId: undefined };
 
 export function usePagePresence(pagePath, options) {
   const [state, setState] = useState(INITIAL);
@@ -48,6 +48,7 @@ export function usePagePresence(pagePath, options) {
     status: state.status,
     error: state.error,
     snapshot: state.snapshot,
+    transport: state.transport,
     tabId: state.tabId,
   };
 }

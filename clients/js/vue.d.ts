@@ -1,7 +1,7 @@
 import type { Ref, MaybeRefOrGetter } from 'vue';
-import type { PresenceOptions, PresenceStatus, Snapshot, Viewer } from './presence.js';
+import type { PresenceOptions, PresenceStatus, PresenceTransport, Snapshot, Viewer } from './presence.js';
 
-export type { PresenceOptions, PresenceStatus, Snapshot, Viewer } from './presence.js';
+export type { PresenceOptions, PresenceStatus, PresenceTransport, Snapshot, Viewer } from './presence.js';
 
 export interface UsePagePresence {
   viewers: Ref<Viewer[]>;
@@ -12,6 +12,8 @@ export interface UsePagePresence {
   status: Ref<PresenceStatus>;
   error: Ref<Error | undefined>;
   snapshot: Ref<Snapshot | undefined>;
+  /** 'stream' while the list comes from the server-sent events stream, else 'poll'. */
+  transport: Ref<PresenceTransport>;
   /** Set once started (on mount). */
   tabId: Ref<string | undefined>;
   /** Leave and stop before unmount (it also happens on unmount). */

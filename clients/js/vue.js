@@ -11,6 +11,7 @@ export function usePagePresence(pagePath, options = {}) {
   const status = ref('connecting');
   const error = shallowRef(undefined);
   const snapshot = shallowRef(undefined);
+  const transport = ref('poll');
   const tabId = ref(undefined);
   let presence = null;
   let unsubscribe = null;
@@ -30,6 +31,7 @@ export function usePagePresence(pagePath, options = {}) {
       status.value = s.status;
       error.value = s.error;
       snapshot.value = s.snapshot;
+      transport.value = s.transport;
     });
   }
 
@@ -39,6 +41,7 @@ export function usePagePresence(pagePath, options = {}) {
     presence.stop();
     presence = null;
     status.value = 'stopped';
+    transport.value = 'poll';
   }
 
   function setIsEditing(next) {
@@ -59,5 +62,5 @@ export function usePagePresence(pagePath, options = {}) {
     if (getCurrentScope()) onScopeDispose(stop);
   }
 
-  return { viewers, editorUserId, isEditing, setIsEditing, status, error, snapshot, tabId, stop };
+  return { viewers, editorUserId, isEditing, setIsEditing, status, error, snapshot, transport, tabId, stop };
 }

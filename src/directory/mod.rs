@@ -2,9 +2,13 @@
 //!
 //! SQLite by default, any database sqlx's `Any` driver speaks when the URL says so; the
 //! schema lives in `migrations/`. Profiles are cached in memory and written through, so a
-//! snapshot costs no query once its viewers have been seen.
+//! snapshot costs no query once its viewers have been seen. The viewer stats share the
+//! database: see [`stats`].
+
+pub mod stats;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -21,6 +25,8 @@ const MAX_CACHED_PROFILES: usize = 100_000;
 pub struct Directory {
     pool: AnyPool,
     cache: RwLock<HashMap<UserId, Arc<Profile>>>,
+    /// Counts profile changes, so cached snapshots know when their names went stale.
+    generation: AtomicU64,
 }
 
 impl Directory {
@@ -36,7 +42,7 @@ impl Directory {
             .await
             .context("connecting to the database")?;
         sqlx::migrate!("./migrations").run(&pool).await.context("running the migrations")?;
-        Ok(Self { pool, cache: RwLock::default() })
+        Ok(Self { pool, cache: RwLock::default(), generation: AtomicU64::new(0) })
     }
 
     /// Readiness: the database answers a query.
@@ -64,7 +70,13 @@ impl Directory {
         .execute(&self.pool)
         .await
         .with_context(|| format!("saving the profile of user {}", profile.id))?;
+        self.generation.fetch_add(1, Ordering::Release);
         Ok(self.remember(profile))
+    }
+
+    /// Changes whenever a profile does.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// The profile of a user; one the directory has never seen is shown by id.

@@ -3,11 +3,13 @@
 mod color;
 mod page_path;
 mod snapshot;
+mod stats;
 mod tab_id;
 mod user;
 
 pub use color::color_of;
 pub use page_path::{PagePath, MAX_PAGE_PATH_BYTES};
-pub use snapshot::{Snapshot, Timing, Viewer};
+pub use snapshot::{Person, Snapshot, Timing, Viewer};
+pub use stats::{HistoryPoint, LivePage, LivePages, PageStats};
 pub use tab_id::TabId;
 pub use user::{Profile, ProfileFields, UserId};

@@ -5,5 +5,10 @@ mod body;
 mod etag;
 pub mod health;
 pub mod presence;
+mod query;
 pub mod session;
 mod snapshot;
+pub mod stats;
+pub mod stream;
+
+pub use etag::etag_of;

@@ -2,13 +2,13 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
-use validator::ValidationError;
 
 use super::body::Body;
+use super::query::{required, PageQuery, DEFAULT_LIMIT};
 use super::snapshot::respond;
 use crate::auth::CurrentUser;
 use crate::domain::{PagePath, TabId};
-use crate::error::{ApiError, FieldError, Result};
+use crate::error::{ApiError, Result};
 use crate::state::AppState;
 use crate::store::TabKey;
 
@@ -26,14 +26,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 struct TabRequest {
     page_path: Option<String>,
     tab_id: Option<String>,
-    #[serde(default)]
-    is_editing: bool,
+    is_editing: Option<bool>,
 }
 
 struct TabCommand {
     page: PagePath,
     tab: TabId,
-    is_editing: bool,
+    is_editing: Option<bool>,
 }
 
 impl TryFrom<TabRequest> for TabCommand {
@@ -49,21 +48,6 @@ impl TryFrom<TabRequest> for TabCommand {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ListQuery {
-    page_path: Option<String>,
-}
-
-fn required<T>(
-    field: &str,
-    value: Option<String>,
-    parse: impl FnOnce(&str) -> Result<T, ValidationError>,
-) -> Result<T, FieldError> {
-    let value = value.ok_or_else(|| FieldError { field: field.into(), message: "is required".into() })?;
-    parse(&value).map_err(|error| FieldError::new(field, &error))
-}
-
 /// What a tab tells the registry.
 enum TabChange {
     Join,
@@ -71,7 +55,8 @@ enum TabChange {
     Leave,
 }
 
-/// `joinPresence`: adds the caller's tab to the page and answers the page's snapshot.
+/// `joinPresence`: adds the caller's tab to the page and answers the page's snapshot. An
+/// `isEditing` in the body sets the tab's editing state; without one it is kept.
 #[tracing::instrument(name = "join", skip_all, fields(user = %user.0))]
 async fn join(
     req: HttpRequest,
@@ -114,22 +99,23 @@ async fn change_tab(
 ) -> Result<HttpResponse> {
     let TabCommand { page, tab, is_editing } = TabCommand::try_from(body.0)?;
     let key = TabKey { user: user.0, tab };
-    let presence = match change {
-        TabChange::Join => state.store.join(&page, &key).await,
-        TabChange::Heartbeat => state.store.heartbeat(&page, &key, is_editing).await,
+    let version = match change {
+        TabChange::Join => state.store.join(&page, &key, is_editing).await,
+        TabChange::Heartbeat => state.store.heartbeat(&page, &key, is_editing.unwrap_or(false)).await,
         TabChange::Leave => state.store.leave(&page, &key).await,
     }
     .map_err(ApiError::Unavailable)?;
-    respond(&req, &state, &page, &presence, &key.user).await
+    respond(&req, &state, &page, version, &key.user, DEFAULT_LIMIT).await
 }
 
 /// `listPresence`: the page's snapshot, without making the caller a viewer.
 #[tracing::instrument(name = "list", skip_all, fields(user = %user.0))]
-async fn list(req: HttpRequest, user: CurrentUser, state: web::Data<AppState>) -> Result<HttpResponse> {
-    let query = web::Query::<ListQuery>::from_query(req.query_string())
-        .map_err(|e| ApiError::Malformed(format!("the query string could not be read: {e}")))?;
-    let page = required("pagePath", query.into_inner().page_path, PagePath::parse)
-        .map_err(|error| ApiError::Validation(vec![error]))?;
-    let presence = state.store.presence(&page).await.map_err(ApiError::Unavailable)?;
-    respond(&req, &state, &page, &presence, &user.0).await
+async fn list(
+    req: HttpRequest,
+    user: CurrentUser,
+    query: PageQuery,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse> {
+    let version = state.store.version(&query.page).await.map_err(ApiError::Unavailable)?;
+    respond(&req, &state, &query.page, version, &user.0, query.limit).await
 }

@@ -2,8 +2,10 @@
 //!
 //! `PresenceStore` is the contract; `memory` keeps it in this process. Every store
 //! answers a page as a `PagePresence` built by [`aggregate`], so they cannot disagree on
-//! what a snapshot means.
+//! what a snapshot means. Stores also count: each live page's viewers and tabs, and each
+//! page's [`Peak`], which the stats sampler saves to SQL.
 
+pub mod events;
 pub mod memory;
 
 use std::collections::HashMap;
@@ -12,6 +14,7 @@ use std::time::SystemTime;
 use async_trait::async_trait;
 
 use crate::domain::{PagePath, TabId, UserId};
+use events::PageEvents;
 
 /// One tab, named by its owner and the client's tab id: a tab id is the client's choice,
 /// so keying by user too means nobody can touch another user's tab.
@@ -40,11 +43,22 @@ pub struct ViewerPresence {
     pub editing_since: Option<SystemTime>,
 }
 
+/// Names a page's content: it changes whenever the page's snapshot would, and never
+/// comes back, so "same version" means "same snapshot" (given the same profiles).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Version(pub u64);
+
+impl Version {
+    /// The version of every page without live tabs.
+    pub const EMPTY: Version = Version(0);
+}
+
 /// The live viewers of one page, ordered by `joined_at`, then user id.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PagePresence {
     pub viewers: Vec<ViewerPresence>,
     pub tab_count: usize,
+    pub version: Version,
 }
 
 impl PagePresence {
@@ -76,7 +90,33 @@ pub fn aggregate<'a>(tabs: impl IntoIterator<Item = (&'a UserId, &'a TabState)>)
     }
     let mut viewers: Vec<ViewerPresence> = by_user.into_values().collect();
     viewers.sort_by(|a, b| (a.joined_at, &a.user).cmp(&(b.joined_at, &b.user)));
-    PagePresence { viewers, tab_count }
+    PagePresence { viewers, tab_count, version: Version::EMPTY }
+}
+
+/// A live page and how many viewers (users) and tabs it has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageCounts {
+    pub page: PagePath,
+    pub viewer_count: usize,
+    pub tab_count: usize,
+}
+
+/// The most viewers a page has had at once, and when it first had that many.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peak {
+    pub viewer_count: usize,
+    pub at: SystemTime,
+}
+
+impl Peak {
+    /// The higher of two peaks; of two equal ones the earlier, since a peak is dated by
+    /// when it was first reached.
+    pub fn higher(a: Option<Peak>, b: Option<Peak>) -> Option<Peak> {
+        match (a, b) {
+            (Some(a), Some(b)) => Some(if (b.viewer_count, a.at) > (a.viewer_count, b.at) { b } else { a }),
+            (a, b) => a.or(b),
+        }
+    }
 }
 
 fn earliest(a: Option<SystemTime>, b: Option<SystemTime>) -> Option<SystemTime> {
@@ -88,22 +128,46 @@ fn earliest(a: Option<SystemTime>, b: Option<SystemTime>) -> Option<SystemTime> 
 
 /// The registry of live tabs. Every call first drops the page's expired tabs, so an answer
 /// never lists a tab older than the TTL; `sweep` frees pages nobody touches any more.
+/// Changes answer the page's new version, so a caller holding that version's snapshot
+/// need not read the page again.
 #[async_trait]
 pub trait PresenceStore: Send + Sync + 'static {
-    /// Adds the tab, or refreshes it (keeping `joined_at` and editing state) if it is live.
-    async fn join(&self, page: &PagePath, tab: &TabKey) -> anyhow::Result<PagePresence>;
+    /// Adds the tab, or refreshes it (keeping `joined_at`) if it is live; sets its editing
+    /// state if `is_editing` says one, else keeps it.
+    async fn join(&self, page: &PagePath, tab: &TabKey, is_editing: Option<bool>) -> anyhow::Result<Version>;
 
     /// Refreshes the tab and sets its editing state; re-creates it if it was unknown or expired.
-    async fn heartbeat(&self, page: &PagePath, tab: &TabKey, is_editing: bool) -> anyhow::Result<PagePresence>;
+    async fn heartbeat(&self, page: &PagePath, tab: &TabKey, is_editing: bool) -> anyhow::Result<Version>;
 
     /// Removes the tab; an unknown tab is not an error.
-    async fn leave(&self, page: &PagePath, tab: &TabKey) -> anyhow::Result<PagePresence>;
+    async fn leave(&self, page: &PagePath, tab: &TabKey) -> anyhow::Result<Version>;
+
+    /// The page's version as it is now.
+    async fn version(&self, page: &PagePath) -> anyhow::Result<Version>;
 
     /// The page as it is now.
     async fn presence(&self, page: &PagePath) -> anyhow::Result<PagePresence>;
 
     /// Removes every expired tab of every page; answers how many it removed.
     async fn sweep(&self) -> anyhow::Result<usize>;
+
+    /// Every page with live tabs, with its counts, in no particular order.
+    async fn page_counts(&self) -> anyhow::Result<Vec<PageCounts>>;
+
+    /// The page's peak as far as this store knows it. Once a peak is saved and its page
+    /// has no live tabs the store forgets it, so read this before the saved peak (and
+    /// keep the higher): the other order could miss a peak saved in between.
+    async fn peak(&self, page: &PagePath) -> anyhow::Result<Option<Peak>>;
+
+    /// The peaks that rose since they were last saved.
+    async fn unsaved_peaks(&self) -> anyhow::Result<Vec<(PagePath, Peak)>>;
+
+    /// Tells the store these peaks are saved: the ones that have not risen since count as
+    /// saved, and those of pages without live tabs are forgotten.
+    async fn peaks_saved(&self, saved: &[(PagePath, Peak)]) -> anyhow::Result<()>;
+
+    /// Where the store announces joins, leaves and changes, page by page.
+    fn events(&self) -> &PageEvents;
 }
 
 #[cfg(test)]
@@ -138,6 +202,17 @@ mod tests {
             ]
         );
         assert_eq!(page.editor(), Some(&user("alice")), "alice began editing first");
+    }
+
+    #[test]
+    fn the_higher_peak_wins_and_a_tie_keeps_the_first() {
+        let peak = |viewer_count, seconds| Some(Peak { viewer_count, at: at(seconds) });
+        assert_eq!(Peak::higher(peak(3, 5), peak(2, 1)), peak(3, 5));
+        assert_eq!(Peak::higher(peak(2, 1), peak(3, 5)), peak(3, 5));
+        assert_eq!(Peak::higher(peak(3, 9), peak(3, 5)), peak(3, 5));
+        assert_eq!(Peak::higher(peak(3, 5), peak(3, 9)), peak(3, 5));
+        assert_eq!(Peak::higher(None, peak(1, 1)), peak(1, 1));
+        assert_eq!(Peak::higher(None, None), None);
     }
 
     #[test]

@@ -29,6 +29,9 @@ fn help_documents_every_setting() {
         "PRESENCE_COOKIE_NAME",
         "PRESENCE_COOKIE_SECURE",
         "PRESENCE_DEV_LOGIN",
+        "PRESENCE_STREAM_KEEPALIVE_MS",
+        "PRESENCE_STATS_SAMPLE_INTERVAL_MS",
+        "PRESENCE_STATS_RETENTION",
         "PRESENCE_DATABASE_URL",
         "PRESENCE_LOG_FORMAT",
     ] {

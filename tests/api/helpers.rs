@@ -23,6 +23,7 @@ static TRACING: LazyLock<()> = LazyLock::new(|| {
 pub struct TestApp {
     pub address: String,
     pub settings: Settings,
+    pub state: actix_web::web::Data<presence::state::AppState>,
     _database_dir: tempfile::TempDir,
 }
 
@@ -43,8 +44,9 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     configure(&mut settings);
     let application = Application::build(settings.clone()).await.expect("the app builds");
     let address = format!("http://127.0.0.1:{}", application.port());
+    let state = application.state();
     tokio::spawn(application.run_until_stopped());
-    TestApp { address, settings, _database_dir: database_dir }
+    TestApp { address, settings, state, _database_dir: database_dir }
 }
 
 impl TestApp {
@@ -122,6 +124,23 @@ impl Caller {
         assert_eq!(response.status(), 200, "list {page}");
         response.json().await.unwrap()
     }
+
+    pub async fn stats(&self, page: &str) -> Response {
+        self.request(Method::GET, "/api/presence/stats").query(&[("pagePath", page)]).send().await.unwrap()
+    }
+
+    /// The stats of `page`, asserting they answered 200.
+    pub async fn stats_of(&self, page: &str) -> Value {
+        let response = self.stats(page).await;
+        assert_eq!(response.status(), 200, "stats {page}");
+        response.json().await.unwrap()
+    }
+
+    /// `GET /api/presence/pages`, with `?limit=` when given.
+    pub async fn pages(&self, limit: Option<usize>) -> Response {
+        let query: Vec<(&str, String)> = limit.map(|limit| ("limit", limit.to_string())).into_iter().collect();
+        self.request(Method::GET, "/api/presence/pages").query(&query).send().await.unwrap()
+    }
 }
 
 /// The viewer ids of a snapshot, in order.
@@ -155,4 +174,52 @@ pub async fn eventually<F: std::future::Future<Output = bool>>(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     false
+}
+
+/// A client of `GET /api/presence/stream`, reading one server-sent event at a time.
+pub struct EventStream {
+    response: Response,
+    buffer: String,
+}
+
+impl EventStream {
+    pub async fn open(caller: &Caller, page: &str) -> EventStream {
+        let response =
+            caller.request(Method::GET, "/api/presence/stream").query(&[("pagePath", page)]).send().await.unwrap();
+        assert_eq!(response.status(), 200, "stream {page}");
+        EventStream::new(response)
+    }
+
+    /// Reads the events of an answer already checked to be 200.
+    pub fn new(response: Response) -> EventStream {
+        assert_eq!(response.headers()["content-type"], "text/event-stream");
+        EventStream { response, buffer: String::new() }
+    }
+
+    /// The next event as (name, data), skipping comments; `None` if none came within `limit`.
+    pub async fn next(&mut self, limit: Duration) -> Option<(String, Value)> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            while let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let field = |name: &str| block.lines().find_map(|line| line.strip_prefix(name)).map(str::to_owned);
+                if let (Some(event), Some(data)) = (field("event: "), field("data: ")) {
+                    return Some((event, serde_json::from_str(&data).expect("event data is JSON")));
+                }
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.response.chunk()).await.ok()?.unwrap()?;
+            self.buffer.push_str(std::str::from_utf8(&chunk).unwrap());
+        }
+    }
+
+    /// The next event called `name`, skipping others; `None` if none came within `limit`.
+    pub async fn next_named(&mut self, name: &str, limit: Duration) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let (event, data) = self.next(deadline.saturating_duration_since(tokio::time::Instant::now())).await?;
+            if event == name {
+                return Some(data);
+            }
+        }
+    }
 }

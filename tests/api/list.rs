@@ -77,3 +77,40 @@ async fn list_needs_a_valid_page_path() {
     }
     problem(app.anonymous().list("/docs").await, 401).await;
 }
+
+#[tokio::test]
+async fn a_limit_caps_the_viewers_but_keeps_the_caller_and_the_counts() {
+    let app = spawn_app().await;
+    let mut callers = Vec::new();
+    for id in ["u1", "u2", "u3", "u4"] {
+        let caller = app.dev_user(id, id).await;
+        caller.join("/docs", "t").await;
+        callers.push(caller);
+    }
+    let snapshot: serde_json::Value =
+        callers[0].get("/api/presence/list?pagePath=/docs&limit=2").await.json().await.unwrap();
+    assert_eq!(viewer_ids(&snapshot), ["u1", "u2"]);
+    assert_eq!((snapshot["viewerCount"].clone(), snapshot["tabCount"].clone()), (json!(4), json!(4)));
+    let snapshot: serde_json::Value =
+        callers[3].get("/api/presence/list?pagePath=/docs&limit=2").await.json().await.unwrap();
+    assert_eq!(viewer_ids(&snapshot), ["u1", "u4"], "the caller is always shown");
+    assert_eq!(snapshot["viewers"][1]["isCurrentUser"], true);
+    for bad in ["0", "1001", "x", "-1"] {
+        let body = problem(callers[0].get(&format!("/api/presence/list?pagePath=/docs&limit={bad}")).await, 400).await;
+        assert_eq!(body["errors"][0]["field"], "limit", "limit={bad}");
+    }
+}
+
+#[tokio::test]
+async fn each_caller_gets_a_tag_of_their_own_view() {
+    let app = spawn_app().await;
+    let alice = app.dev_user("alice", "Alice").await;
+    let bob = app.dev_user("bob", "Bob").await;
+    alice.join("/docs", "a1").await;
+    bob.join("/docs", "b1").await;
+    let (for_alice, for_bob) = (alice.list("/docs").await, bob.list("/docs").await);
+    assert_ne!(for_alice.headers()["etag"], for_bob.headers()["etag"], "isCurrentUser differs");
+    let stale = for_alice.headers()["etag"].clone();
+    let conditional = bob.request(Method::GET, "/api/presence/list?pagePath=/docs").header("if-none-match", stale);
+    assert_eq!(conditional.send().await.unwrap().status(), 200, "alice's tag is not bob's view");
+}

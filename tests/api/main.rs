@@ -10,4 +10,6 @@ mod leave;
 mod list;
 mod openapi;
 mod session;
+mod stats;
+mod stream;
 mod tokens;

@@ -6,6 +6,10 @@
 //   PRESENCE_BIN  the server binary (default ../../target/debug/presence)
 //   CHROMIUM      the browser (default /usr/bin/chromium)
 //
+// The demo streams by default (server-sent events, GET /api/presence/stream); `?transport=poll`
+// makes it poll instead. The scenarios a to f run on the stream; "live updates" measures
+// both paths and checks which requests each one really makes.
+//
 // Every page of every test is watched: a console error or warning, or an uncaught page
 // error, fails the test it happened in. The one exception is Chromium's own network log
 // line for the 401 that GET /api/session answers while signed out (and for a refused
@@ -170,12 +174,17 @@ class Scene {
       profile,
       context,
       signedIn: false,
-      /** A new tab on pagePath; the user's first tab signs in through the demo's dev-login form. */
-      open: async (pagePath) => {
+      /**
+       * A new tab on pagePath; the user's first tab signs in through the demo's dev-login form.
+       * transport 'poll' opens the demo with ?transport=poll (default: the stream); before(page)
+       * runs before the page loads (to watch its requests from the start, say).
+       */
+      open: async (pagePath, { transport, before } = {}) => {
         const page = await context.newPage();
         tabs += 1;
         this.watch(page, `${profile.id} tab ${tabs}`);
-        await page.goto(`/?page=${encodeURIComponent(pagePath)}`);
+        if (before) before(page);
+        await page.goto(`/?page=${encodeURIComponent(pagePath)}${transport ? `&transport=${transport}` : ''}`);
         if (!user.signedIn) {
           await devSignIn(page, profile);
           user.signedIn = true;
@@ -247,6 +256,87 @@ async function waitForViewers(page, ids, timeout = SEEN_WITHIN) {
 }
 
 const tabIdOf = (page) => page.getByTestId('tab-id').textContent();
+
+/** Waits until the demo says where its list comes from: 'stream' or 'poll'. */
+const waitTransport = (page, transport) =>
+  page.locator(`[data-testid="transport"][data-transport="${transport}"]`).waitFor({ state: 'attached' });
+
+/** Every presence API request the page makes, as { path, type, at }, from now on. */
+function recordRequests(page) {
+  const requests = [];
+  page.on('request', (request) => {
+    const { pathname } = new URL(request.url());
+    if (pathname.startsWith('/api/presence/')) requests.push({ path: pathname, type: request.resourceType(), at: Date.now() });
+  });
+  return {
+    all: requests,
+    count: (path, since = 0) => requests.filter((r) => r.path === path && r.at >= since).length,
+  };
+}
+
+/**
+ * Notes in the page when each viewer row appears and disappears (Date.now(), the same clock
+ * as the test's), as window.__seen[id] = { in, out }: as soon as the demo renders it.
+ */
+function noteArrivals(page) {
+  return page.evaluate(() => {
+    const list = document.querySelector('[data-testid="viewers"]');
+    const seen = (window.__seen = {});
+    const scan = () => {
+      const now = Date.now();
+      const ids = new Set([...list.querySelectorAll('[data-testid="viewer"]')].map((li) => li.dataset.viewerId));
+      for (const id of ids) {
+        const entry = (seen[id] ||= {});
+        if (!entry.present) Object.assign(entry, { present: true, in: now });
+      }
+      for (const [id, entry] of Object.entries(seen)) {
+        if (entry.present && !ids.has(id)) Object.assign(entry, { present: false, out: now });
+      }
+    };
+    scan();
+    new MutationObserver(scan).observe(list, { childList: true, subtree: true, attributes: true });
+  });
+}
+
+/**
+ * When (ms since the epoch) the browser sent the next join request of this user's tabs. (Not
+ * its answer: the server tells the other pages before it answers, so they may know first.)
+ */
+function nextJoinSent(context) {
+  return new Promise((resolve) => {
+    const onFinished = (request) => {
+      if (new URL(request.url()).pathname !== '/api/presence/join') return;
+      context.off('requestfinished', onFinished);
+      resolve(request.timing().startTime);
+    };
+    context.on('requestfinished', onFinished);
+  });
+}
+
+/**
+ * Alice comes to (a fresh tab) and goes from (closing it) Bob's page, `rounds` times: how
+ * long each takes to show on Bob's page, in ms, from the moment her join is sent and from
+ * the moment her tab is closed (the pagehide beacon).
+ */
+async function comeAndGo(alice, bobPage, pagePath, rounds) {
+  await noteArrivals(bobPage);
+  const joins = [];
+  const leaves = [];
+  for (let i = 0; i < rounds; i++) {
+    const sent = nextJoinSent(alice.context);
+    const page = await alice.open(pagePath);
+    const joinedAt = await sent;
+    await viewer(bobPage, 'alice').waitFor();
+    joins.push((await bobPage.evaluate(() => window.__seen.alice.in)) - joinedAt);
+    const closedAt = Date.now();
+    await page.close({ runBeforeUnload: true });
+    await viewer(bobPage, 'alice').waitFor({ state: 'detached' });
+    leaves.push((await bobPage.evaluate(() => window.__seen.alice.out)) - closedAt);
+  }
+  return { joins, leaves };
+}
+
+const ms = (values) => `${values.map((v) => `${Math.round(v)} ms`).join(', ')} (mean ${Math.round(values.reduce((a, b) => a + b, 0) / values.length)} ms)`;
 
 // ---- the tests --------------------------------------------------------------------------
 
@@ -536,3 +626,104 @@ test('dev login switched off: the form says so and points at the token field', {
     await off.stop();
   }
 });
+
+test('live updates: the stream by default, polling with ?transport=poll; both carry joins and leaves', { timeout: 60000 }, () =>
+  scene('live-updates', async (s) => {
+    const ROUNDS = 3;
+    const alice = await s.user(ALICE);
+    const bob = await s.user(BOB);
+
+    // The stream (the default).
+    let sseRequests;
+    const sse = await bob.open('/tests/live-sse', { before: (page) => { sseRequests = recordRequests(page); } });
+    await waitTransport(sse, 'stream');
+    const streamingSince = Date.now();
+    assert.equal(await sse.getByTestId('transport').textContent(), 'Updates streamed (server-sent events)');
+    const viaStream = await comeAndGo(alice, sse, '/tests/live-sse', ROUNDS);
+    await new Promise((resolve) => setTimeout(resolve, HEARTBEAT_MS + 500)); // at least one more heartbeat
+    await waitTransport(sse, 'stream');
+    console.log(`stream: a join shows on the other page after ${ms(viaStream.joins)}; a leave (tab closed) after ${ms(viaStream.leaves)}`);
+
+    // Polling, forced by the page's URL.
+    let pollRequests;
+    const poll = await bob.open('/tests/live-poll', { transport: 'poll', before: (page) => { pollRequests = recordRequests(page); } });
+    await waitTransport(poll, 'poll');
+    assert.equal(await poll.getByTestId('transport').textContent(), 'Updates by polling');
+    const viaPolls = await comeAndGo(alice, poll, '/tests/live-poll', ROUNDS);
+    console.log(`polling (heartbeat ${HEARTBEAT_MS} ms, a poll half-way): a join shows after ${ms(viaPolls.joins)}; a leave after ${ms(viaPolls.leaves)}`);
+
+    // The stream page opened one stream, after its join, and polled nothing once it was live;
+    // its heartbeats went on. The polling page opened no stream and polled.
+    const streamPage = sseRequests.all;
+    assert.equal(sseRequests.count('/api/presence/stream'), 1, `one stream: ${JSON.stringify(streamPage)}`);
+    assert.deepEqual(streamPage.slice(0, 2).map((r) => r.path), ['/api/presence/join', '/api/presence/stream']);
+    assert.equal(sseRequests.count('/api/presence/list', streamingSince), 0, `no polls while streaming: ${JSON.stringify(streamPage)}`);
+    assert.ok(sseRequests.count('/api/presence/heartbeat') >= 3, `heartbeats go on while streaming: ${JSON.stringify(streamPage)}`);
+    assert.equal(pollRequests.count('/api/presence/stream'), 0, 'no stream with ?transport=poll');
+    assert.ok(pollRequests.count('/api/presence/list') >= 2, `the polling page polls: ${JSON.stringify(pollRequests.all)}`);
+    assert.ok(pollRequests.count('/api/presence/heartbeat') >= 2);
+
+    // The stream is the quicker path: well under the poll's half-interval, every time.
+    for (const t of [...viaStream.joins, ...viaStream.leaves]) assert.ok(t < HEARTBEAT_MS / 2, `the stream took ${t} ms`);
+    for (const t of [...viaPolls.joins, ...viaPolls.leaves]) assert.ok(t < SEEN_WITHIN, `polling took ${t} ms`);
+  }));
+
+test('the stream is opened, with credentials, and is the only source of the list while it is open', { timeout: 30000 }, () =>
+  scene('stream-request', async (s) => {
+    const bob = await s.user(BOB);
+    const page = await bob.context.newPage();
+    s.watch(page, 'bob tab 1');
+    const requests = recordRequests(page);
+    const streams = [];
+    page.on('request', (request) => { if (request.url().includes('/api/presence/stream')) streams.push(request); });
+    await page.goto('/?page=%2Ftests%2Fstream%20request');
+    await devSignIn(page, BOB);
+    await waitLive(page);
+    await waitTransport(page, 'stream');
+    assert.equal(streams.length, 1);
+    const [stream] = streams;
+    assert.equal(stream.resourceType(), 'eventsource');
+    assert.equal(stream.url(), `${s.baseUrl}/api/presence/stream?pagePath=%2Ftests%2Fstream%20request`);
+    const headers = await stream.allHeaders();
+    assert.match(headers.accept ?? '', /text\/event-stream/);
+    assert.ok(headers.cookie, 'the session cookie goes with it');
+    // It came after the first join's answer.
+    const firstJoin = requests.all.find((r) => r.path === '/api/presence/join');
+    assert.ok(firstJoin && firstJoin.at <= requests.all.find((r) => r.path === '/api/presence/stream').at);
+    const response = await stream.response();
+    assert.equal(response.status(), 200);
+    assert.match(response.headers()['content-type'], /^text\/event-stream/);
+    await waitForViewers(page, ['bob']);
+  }));
+
+test('a stream the server refuses: the page polls meanwhile, then streams once it can', { timeout: 30000 }, () =>
+  scene('stream-fallback', async (s) => {
+    const pagePath = '/tests/stream-fallback';
+    const alice = await s.user(ALICE);
+    const bob = await s.user(BOB);
+    // Bob's first two streams get a 503 (a proxy, say); the third one goes through.
+    let refused = 0;
+    await bob.context.route('**/api/presence/stream?*', (route) => {
+      if (refused >= 2) return route.continue();
+      refused += 1;
+      return route.fulfill({ status: 503, contentType: 'application/problem+json', body: '{"status":503,"title":"Service Unavailable"}' });
+    });
+    // The browser logs each refused stream ("Failed to load resource: … 503"): the point here.
+    s.allowed.push((msg) => /status of 503/.test(msg.text()) && msg.location().url.startsWith(`${s.baseUrl}/api/presence/stream?`));
+    let requests;
+    const b1 = await bob.open(pagePath, { before: (page) => { requests = recordRequests(page); } });
+    assert.equal(await b1.getByTestId('transport').getAttribute('data-transport'), 'poll');
+    // While the stream is refused, polls bring Alice.
+    await alice.open(pagePath);
+    await waitForViewers(b1, ['alice', 'bob']);
+    await waitTransport(b1, 'stream');
+    assert.equal(refused, 2);
+    const streamingSince = Date.now();
+    assert.ok(requests.count('/api/presence/list') >= 1, `polled while the stream was refused: ${JSON.stringify(requests.all)}`);
+    assert.equal(requests.count('/api/presence/stream'), 3, 'three tries: two refused, one open');
+    // From now on the stream carries it: Alice editing shows without a poll.
+    await alice.context.pages()[0].getByTestId('edit-toggle').click();
+    await viewer(b1, 'alice', { editor: true }).waitFor();
+    assert.equal(requests.count('/api/presence/list', streamingSince), 0);
+  }));
+

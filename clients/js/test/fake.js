@@ -109,3 +109,47 @@ export function fakeEnv() {
     pageshow(persisted = true) { window.dispatchEvent(Object.assign(new Event('pageshow'), { persisted })); },
   };
 }
+
+// A fake EventSource: records every instance; the test plays the server (open, emit, fail).
+export function fakeEventSources() {
+  const instances = [];
+  class FakeEventSource extends EventTarget {
+    constructor(url, init) {
+      super();
+      this.url = url;
+      this.withCredentials = !!(init && init.withCredentials);
+      this.readyState = FakeEventSource.CONNECTING;
+      this.closed = false;
+      this.at = Date.now();
+      instances.push(this);
+    }
+    close() {
+      this.readyState = FakeEventSource.CLOSED;
+      this.closed = true;
+    }
+    // ---- the server's side
+    open() {
+      this.readyState = FakeEventSource.OPEN;
+      this.dispatchEvent(new Event('open'));
+    }
+    // Works on a closed one too, to show that a late event is ignored.
+    emit(type, data) {
+      this.dispatchEvent(new MessageEvent(type, { data: typeof data === 'string' ? data : JSON.stringify(data) }));
+    }
+    // A network error: a real EventSource would reconnect by itself (CONNECTING); a refused
+    // answer (401, not text/event-stream) closes it (CLOSED). Both fire 'error'.
+    fail(readyState = FakeEventSource.CONNECTING) {
+      this.readyState = readyState;
+      this.dispatchEvent(new Event('error'));
+    }
+  }
+  FakeEventSource.CONNECTING = 0;
+  FakeEventSource.OPEN = 1;
+  FakeEventSource.CLOSED = 2;
+  return {
+    EventSource: FakeEventSource,
+    instances,
+    get last() { return instances.at(-1); },
+    openOnes: () => instances.filter((es) => !es.closed),
+  };
+}

@@ -1,6 +1,6 @@
 import { describe, it, expect, vi, beforeEach, afterEach } from 'vitest';
 import { createPresence } from '../presence.js';
-import { fakeServer, fakeEnv, fakeStorage, response } from './fake.js';
+import { fakeServer, fakeEnv, fakeStorage, fakeEventSources, response } from './fake.js';
 
 let server, env, storage, presence;
 
@@ -262,17 +262,16 @@ describe('failures', () => {
     expect(server.body(3).isEditing).toBe(true);
   });
 
-  it('treats other 4xx like a failure: error in state, backing off', async () => {
+  it('retries 408 like a failure, backing off', async () => {
     vi.spyOn(Math, 'random').mockReturnValue(1);
-    const problem = { type: 'urn:presence:problem:validation', title: 'Invalid request', status: 400, detail: 'bad pagePath', errors: [{ field: 'pagePath', message: 'must start with "/"' }] };
-    for (let i = 0; i < 5; i++) server.script.push(response(400, problem));
-    start({ pagePath: 'docs' });
+    server.script.push(response(408, undefined), response(408, undefined));
+    start();
     await tick();
     expect(presence.status).toBe('offline');
-    expect(presence.state.error.status).toBe(400);
-    expect(presence.state.error.problem.errors[0].field).toBe('pagePath');
-    await tick(30000);
-    expect(server.calls).toHaveLength(5); // 0, 1, 3, 7, 15 s
+    await tick(3000);
+    expect(server.ops()).toEqual(['join', 'join', 'join']);
+    await tick();
+    expect(presence.status).toBe('live');
   });
 
   it('retries at once when the browser says it is online again', async () => {
@@ -480,5 +479,373 @@ describe('robustness', () => {
     await tick(60000);
     expect(presence.status).toBe('live');
     expect(server.ops().slice(0, 3)).toEqual(['join', 'join', 'join']);
+  });
+});
+
+describe('a 4xx that retrying cannot fix', () => {
+  const problem = { type: 'urn:presence:problem:validation', title: 'Invalid request', status: 400, detail: 'bad pagePath', errors: [{ field: 'pagePath', message: 'must start with "/"' }] };
+
+  it('says error, keeps the problem, and sends nothing more until the page changes', async () => {
+    server.script.push(response(400, problem));
+    const states = [];
+    start({ pagePath: 'docs' });
+    presence.subscribe((s) => states.push(s.status));
+    await tick();
+    expect(presence.status).toBe('error');
+    expect(presence.state.error.status).toBe(400);
+    expect(presence.state.error.message).toContain('bad pagePath');
+    expect(presence.state.error.problem.errors[0].field).toBe('pagePath');
+    expect(vi.getTimerCount()).toBe(0);
+    env.window.dispatchEvent(new Event('online'));
+    env.setVisibility('visible');
+    await tick(10 * 60000);
+    expect(server.ops()).toEqual(['join']);
+    expect(states).toEqual(['connecting', 'error']);
+
+    presence.setPagePath('/docs/a');
+    expect(server.ops()).toEqual(['join', 'join']);
+    await tick();
+    expect(presence.status).toBe('live');
+    expect(presence.state.error).toBeUndefined();
+    await tick(15000);
+    expect(server.ops()).toEqual(['join', 'join', 'list', 'heartbeat']);
+  });
+
+  it.each([404, 413, 415, 422])('a heartbeat refused with %i: setEditing tries once more', async (status) => {
+    start();
+    await tick(7500);
+    server.script.push(response(status, { status, title: 'No', detail: `refused ${status}` }));
+    await tick(7500);
+    expect(server.ops()).toEqual(['join', 'list', 'heartbeat']);
+    expect(presence.status).toBe('error');
+    expect(presence.state.error.status).toBe(status);
+    await tick(10 * 60000);
+    expect(server.calls).toHaveLength(3);
+
+    server.script.push(response(status, { status, title: 'No', detail: 'again' }));
+    presence.setEditing(true);
+    expect(server.ops()).toEqual(['join', 'list', 'heartbeat', 'heartbeat']);
+    expect(server.body(3).isEditing).toBe(true);
+    await tick(10 * 60000);
+    expect(presence.status).toBe('error');
+    expect(presence.state.error.message).toContain('again');
+    expect(server.calls).toHaveLength(4);
+
+    presence.setEditing(false);
+    await tick();
+    expect(server.ops().at(-1)).toBe('heartbeat');
+    expect(presence.status).toBe('live');
+    expect(presence.state.error).toBeUndefined();
+  });
+
+  it('after a refused join, setEditing sends the join again (then the heartbeat saying editing)', async () => {
+    server.script.push(response(404, { status: 404, title: 'Not Found', detail: 'no such page' }));
+    start();
+    await tick(60000);
+    expect(server.ops()).toEqual(['join']);
+    presence.setEditing(true);
+    expect(server.ops()).toEqual(['join', 'join']);
+    await tick();
+    expect(server.ops()).toEqual(['join', 'join', 'heartbeat']);
+    expect(server.body(2).isEditing).toBe(true);
+    expect(presence.status).toBe('live');
+  });
+
+  it('a refused request while backing off is not retried either', async () => {
+    vi.spyOn(Math, 'random').mockReturnValue(1);
+    server.script.push(new Error('down'), response(413, undefined));
+    start();
+    await tick(1000);
+    expect(server.ops()).toEqual(['join', 'join']);
+    expect(presence.status).toBe('error');
+    expect(presence.state.error.status).toBe(413);
+    await tick(10 * 60000);
+    expect(server.calls).toHaveLength(2);
+  });
+});
+
+describe('the stream (server-sent events)', () => {
+  let sse;
+  const bob = { id: 'u2', name: 'Bob', tabCount: 1, color: '#123456', isEditing: false, joinedAt: '2026-11-21T09:59:00Z', isCurrentUser: false };
+  const withBob = () => { server.others.set('/docs/a', [bob]); return server.snapshot('/docs/a'); };
+  const startStreaming = (options) => start({ EventSource: sse.EventSource, ...options });
+  // Joined, with the stream open and its first snapshot shown.
+  async function live(options) {
+    startStreaming(options);
+    await tick();
+    sse.last.open();
+    sse.last.emit('snapshot', server.snapshot('/docs/a'));
+    expect(presence.state.transport).toBe('stream');
+  }
+
+  beforeEach(() => { sse = fakeEventSources(); });
+
+  it('opens after the first successful join, on the page, with credentials', async () => {
+    server.script.push(new Error('down'));
+    vi.spyOn(Math, 'random').mockReturnValue(1);
+    startStreaming({ pagePath: '/docs/a b' });
+    await tick();
+    expect(sse.instances).toHaveLength(0); // the join failed: no stream yet
+    expect(presence.state.transport).toBe('poll');
+    await tick(1000);
+    expect(presence.status).toBe('live');
+    expect(sse.instances).toHaveLength(1);
+    expect(sse.last.url).toBe('/api/presence/stream?pagePath=%2Fdocs%2Fa%20b');
+    expect(sse.last.withCredentials).toBe(true);
+    expect(presence.state.transport).toBe('poll'); // until the first snapshot
+    presence.stop();
+    sse = fakeEventSources();
+    server = fakeServer();
+    startStreaming({ baseUrl: 'https://presence.example.com/' });
+    await tick();
+    expect(sse.last.url).toBe('https://presence.example.com/api/presence/stream?pagePath=%2Fdocs%2Fa');
+  });
+
+  it('takes the viewers from its snapshots and stops polling; heartbeats go on', async () => {
+    await live();
+    const seen = [];
+    presence.subscribe((s) => seen.push(s));
+    sse.last.emit('snapshot', withBob());
+    expect(presence.viewers.map((v) => v.name)).toEqual(['Bob', 'Alice']);
+    expect(presence.state.snapshot).toEqual(server.snapshot('/docs/a'));
+    expect(seen).toHaveLength(2);
+    sse.last.emit('snapshot', server.snapshot('/docs/a')); // the same again: no change
+    expect(seen).toHaveLength(2);
+    presence.setEditing(true);
+    expect(server.ops()).toEqual(['join', 'heartbeat']);
+    await tick(60000);
+    expect(server.ops()).toEqual(['join', 'heartbeat', 'heartbeat', 'heartbeat', 'heartbeat', 'heartbeat']);
+    expect(server.body(5)).toEqual({ pagePath: '/docs/a', tabId: presence.tabId, isEditing: true });
+    expect(sse.openOnes()).toHaveLength(1);
+    expect(presence.status).toBe('live');
+  });
+
+  it('stops a poll already scheduled once the first snapshot arrives', async () => {
+    startStreaming();
+    await tick(5000); // stream not delivering yet: the poll at 7.5 s is scheduled
+    sse.last.emit('snapshot', server.snapshot('/docs/a'));
+    await tick(10000);
+    expect(server.ops()).toEqual(['join', 'heartbeat']);
+    expect(server.calls[1].at).toBe(Date.parse('2026-11-21T10:00:15Z'));
+  });
+
+  it('shows a heartbeat answer newer than its last snapshot, and drops one that may be older', async () => {
+    await live();
+    // A stream that went quiet: the next heartbeat's answer brings the change.
+    await tick(15000 - 1);
+    withBob();
+    await tick(1);
+    expect(server.ops()).toEqual(['join', 'heartbeat']);
+    expect(presence.viewers.map((v) => v.name)).toEqual(['Bob', 'Alice']);
+
+    // A heartbeat on the wire while the stream brings a newer list: its answer is dropped.
+    let release;
+    const old = server.snapshot('/docs/a');
+    server.script.push(() => new Promise((r) => { release = () => r(response(200, old, { ETag: '"old"' })); }));
+    await tick(15000);
+    server.others.set('/docs/a', []);
+    sse.last.emit('snapshot', server.snapshot('/docs/a'));
+    expect(presence.viewers.map((v) => v.name)).toEqual(['Alice']);
+    release();
+    await tick();
+    expect(presence.viewers.map((v) => v.name)).toEqual(['Alice']);
+    expect(presence.status).toBe('live');
+  });
+
+  it('passes join and leave to on() listeners, not to subscribers', async () => {
+    vi.spyOn(console, 'error').mockImplementation(() => {});
+    await live();
+    const joins = [];
+    const leaves = [];
+    const state = vi.fn();
+    presence.subscribe(state);
+    presence.on('join', () => { throw new Error('boom'); });
+    const off = presence.on('join', (p) => joins.push(p));
+    presence.on('leave', (p) => leaves.push(p));
+    const person = { id: 'u2', name: 'Bob', color: '#123456', role: 'Editor' };
+    sse.last.emit('join', person);
+    expect(joins).toEqual([person]);
+    expect(console.error).toHaveBeenCalled();
+    sse.last.emit('leave', { id: 'u2', name: 'Bob', color: '#123456' });
+    expect(leaves).toEqual([{ id: 'u2', name: 'Bob', color: '#123456' }]);
+    off();
+    sse.last.emit('join', person);
+    sse.last.emit('join', 'not json');
+    expect(joins).toHaveLength(1);
+    expect(state).toHaveBeenCalledTimes(1); // at subscribe only
+    expect(() => presence.on('change', () => {})).toThrow(TypeError);
+  });
+
+  it('on an error: closes it, polls at once, and reopens after a back-off, at a later success', async () => {
+    vi.spyOn(Math, 'random').mockReturnValue(1);
+    await live();
+    await tick(1000);
+    withBob();
+    sse.last.fail();
+    expect(sse.last.closed).toBe(true); // no reconnecting by itself
+    expect(presence.state.transport).toBe('poll');
+    expect(server.ops()).toEqual(['join', 'list']);
+    await tick();
+    expect(presence.viewers.map((v) => v.name)).toEqual(['Bob', 'Alice']); // missed changes, caught up
+    expect(sse.instances).toHaveLength(1); // not at once: 1 s of back-off
+    await tick(6499);
+    expect(sse.instances).toHaveLength(1);
+    await tick(1); // the next poll (7.5 s) succeeds: reopen
+    expect(server.ops()).toEqual(['join', 'list', 'list']);
+    expect(sse.instances).toHaveLength(2);
+    expect(sse.last.url).toBe('/api/presence/stream?pagePath=%2Fdocs%2Fa');
+    sse.last.emit('snapshot', server.snapshot('/docs/a'));
+    expect(presence.state.transport).toBe('stream');
+    await tick(30000);
+    expect(server.ops()).toEqual(['join', 'list', 'list', 'heartbeat', 'heartbeat']);
+  });
+
+  it('an error while a request is on the wire: asks again right after it', async () => {
+    await live();
+    let release;
+    const old = server.snapshot('/docs/a');
+    server.script.push(() => new Promise((r) => { release = () => r(response(200, old, { ETag: '"old"' })); }));
+    await tick(15000); // the heartbeat hangs
+    sse.last.emit('snapshot', withBob());
+    sse.last.fail();
+    expect(server.ops()).toEqual(['join', 'heartbeat']); // one request at a time
+    release();
+    await tick();
+    expect(server.ops()).toEqual(['join', 'heartbeat', 'list']);
+    expect(presence.viewers.map((v) => v.name)).toEqual(['Bob', 'Alice']);
+    expect(server.maxInFlight).toBe(1);
+  });
+
+  it('keeps polling while the stream fails, and tries it again less and less often', async () => {
+    vi.spyOn(Math, 'random').mockReturnValue(1);
+    startStreaming();
+    for (let t = 0; t < 20 * 60000; t += 500) {
+      for (const es of sse.openOnes()) es.fail(2); // refused (a proxy that answers 502, say)
+      await tick(500);
+    }
+    const opened = sse.instances.map((es) => es.at);
+    expect(server.ops().filter((op) => op === 'list')).toHaveLength(80); // polling all along
+    expect(presence.state.transport).toBe('poll');
+    expect(presence.status).toBe('live');
+    // Tried at the first success 1, 2, 4 … 60 s after each failure: gaps of 7.5 s (polls and
+    // heartbeats alternate) growing to about a minute.
+    const gaps = opened.slice(1).map((t, i) => t - opened[i]);
+    expect(gaps.slice(0, 4)).toEqual([7500, 7500, 7500, 15000]);
+    expect(gaps.every((g, i) => i === 0 || g >= gaps[i - 1])).toBe(true);
+    expect(gaps.at(-1)).toBe(60000);
+    expect(opened).toHaveLength(25); // then one a minute
+  });
+
+  it('gives up on a stream that brings no snapshot within 10 s (polling never stopped)', async () => {
+    startStreaming();
+    await tick();
+    sse.last.open();
+    await tick(7500);
+    expect(server.ops()).toEqual(['join', 'list']);
+    expect(sse.last.closed).toBe(false);
+    await tick(2500);
+    expect(sse.last.closed).toBe(true);
+    expect(server.ops()).toEqual(['join', 'list']); // it was not the source: no extra poll
+    await tick(5000);
+    expect(server.ops()).toEqual(['join', 'list', 'heartbeat']);
+    expect(sse.instances).toHaveLength(2); // reopened at the heartbeat's success
+  });
+
+  it('a snapshot that is not one counts as a stream error', async () => {
+    await live();
+    sse.last.emit('snapshot', '{"nope":');
+    expect(sse.last.closed).toBe(true);
+    expect(presence.state.transport).toBe('poll');
+    expect(server.ops()).toEqual(['join', 'list']);
+  });
+
+  it('closes on setPagePath and opens the new page\'s stream after its join', async () => {
+    await live();
+    const first = sse.last;
+    presence.setPagePath('/docs/b');
+    expect(first.closed).toBe(true);
+    expect(presence.state.transport).toBe('poll');
+    first.emit('snapshot', withBob()); // a late event of the closed stream: ignored
+    expect(presence.viewers).toEqual([]);
+    await tick();
+    expect(sse.instances).toHaveLength(2);
+    expect(sse.last.url).toBe('/api/presence/stream?pagePath=%2Fdocs%2Fb');
+    sse.last.emit('snapshot', server.snapshot('/docs/b'));
+    expect(presence.state.snapshot.pagePath).toBe('/docs/b');
+    expect(presence.state.transport).toBe('stream');
+  });
+
+  it('closes on stop(), leaving no timer behind', async () => {
+    startStreaming();
+    await tick(); // open, watchdog running
+    presence.stop();
+    expect(sse.last.closed).toBe(true);
+    expect(vi.getTimerCount()).toBe(0);
+    expect(presence.state.transport).toBe('poll');
+  });
+
+  it('closes on 401 and never reopens', async () => {
+    await live();
+    server.script.push(response(401, { status: 401, title: 'Not signed in', detail: 'expired' }));
+    await tick(15000);
+    expect(presence.status).toBe('unauthorized');
+    expect(sse.last.closed).toBe(true);
+    expect(presence.state.transport).toBe('poll');
+    expect(vi.getTimerCount()).toBe(0);
+    await tick(10 * 60000);
+    expect(sse.instances).toHaveLength(1);
+  });
+
+  it('a stream that fails because the session is gone: the fallback poll finds the 401', async () => {
+    await live();
+    server.script.push(response(401, { status: 401, title: 'Not signed in', detail: 'expired' }));
+    sse.last.fail(2);
+    await tick();
+    expect(server.ops()).toEqual(['join', 'list']);
+    expect(presence.status).toBe('unauthorized');
+    await tick(10 * 60000);
+    expect(sse.instances).toHaveLength(1);
+  });
+
+  it('closes on a refused request (4xx) until the app changes something', async () => {
+    await live();
+    server.script.push(response(400, { status: 400, title: 'Invalid request', detail: 'no' }));
+    await tick(15000);
+    expect(presence.status).toBe('error');
+    expect(sse.last.closed).toBe(true);
+    await tick(60000);
+    expect(sse.instances).toHaveLength(1);
+    presence.setEditing(true);
+    await tick();
+    expect(presence.status).toBe('live');
+    expect(sse.instances).toHaveLength(2);
+  });
+
+  it('closes on pagehide and reopens after the join on pageshow from the back/forward cache', async () => {
+    await live();
+    env.pagehide(true);
+    expect(sse.last.closed).toBe(true);
+    expect(presence.state.transport).toBe('poll');
+    await tick(60000);
+    expect(sse.instances).toHaveLength(1);
+    env.pageshow(true);
+    expect(sse.instances).toHaveLength(1);
+    await tick();
+    expect(server.ops().at(-1)).toBe('join');
+    expect(sse.instances).toHaveLength(2);
+    expect(sse.last.closed).toBe(false);
+  });
+
+  it('never streams with a token, with transport \'poll\', or without EventSource', async () => {
+    for (const options of [{ token: 'jwt' }, { token: () => 'jwt' }, { transport: 'poll' }, { EventSource: null }]) {
+      presence?.stop();
+      server = fakeServer();
+      startStreaming(options);
+      await tick(20000);
+      expect(server.ops()).toEqual(['join', 'list', 'heartbeat']);
+      expect(presence.state.transport).toBe('poll');
+    }
+    expect(sse.instances).toHaveLength(0);
+    expect(() => startStreaming({ transport: 'sse' })).toThrow(TypeError);
   });
 });

@@ -3,7 +3,7 @@ import { describe, it, expect, vi, beforeAll } from 'vitest';
 import { createElement as h, act, StrictMode, useState } from 'react';
 import { createRoot } from 'react-dom/client';
 import { usePagePresence } from '../react.js';
-import { fakeServer, fakeEnv, fakeStorage } from './fake.js';
+import { fakeServer, fakeEnv, fakeStorage, fakeEventSources } from './fake.js';
 
 beforeAll(() => { globalThis.IS_REACT_ACT_ENVIRONMENT = true; });
 
@@ -54,5 +54,29 @@ describe('React usePagePresence', () => {
     env.setVisibility('visible');
     await new Promise((r) => setTimeout(r, 20));
     expect(server.calls).toHaveLength(n);
+  });
+
+  it('says where the list comes from: transport follows the stream', async () => {
+    const server = fakeServer();
+    const env = fakeEnv();
+    const sse = fakeEventSources();
+    const options = { fetch: server.fetch, storage: fakeStorage(), window: env.window, document: env.document, navigator: env.navigator, EventSource: sse.EventSource };
+    let presence;
+    function Viewers() {
+      presence = usePagePresence('/docs/a', options);
+      return h('ul', { 'data-transport': presence.transport }, presence.viewers.map((v) => h('li', { key: v.id }, v.name)));
+    }
+    const el = document.createElement('div');
+    const root = createRoot(el);
+    await act(async () => { root.render(h(Viewers)); });
+    await act(async () => {});
+    expect(el.querySelector('ul').dataset.transport).toBe('poll');
+    expect(sse.openOnes()).toHaveLength(1);
+    server.others.set('/docs/a', [{ id: 'u2', name: 'Bob', tabCount: 1, color: '#123456', isEditing: false, joinedAt: '2026-11-21T09:59:00Z', isCurrentUser: false }]);
+    await act(async () => { sse.last.emit('snapshot', server.snapshot('/docs/a')); });
+    expect(el.querySelector('ul').dataset.transport).toBe('stream');
+    expect(el.textContent).toBe('BobAlice');
+    await act(async () => { root.unmount(); });
+    expect(sse.openOnes()).toHaveLength(0);
   });
 });

@@ -2,7 +2,7 @@
 import { describe, it, expect, vi } from 'vitest';
 import { createApp, defineComponent, h, nextTick, ref, effectScope } from 'vue';
 import { usePagePresence } from '../vue.js';
-import { fakeServer, fakeEnv, fakeStorage } from './fake.js';
+import { fakeServer, fakeEnv, fakeStorage, fakeEventSources } from './fake.js';
 
 describe('Vue usePagePresence', () => {
   it('renders the viewers, follows the page path and editing, and stops on unmount', async () => {
@@ -58,5 +58,22 @@ describe('Vue usePagePresence', () => {
     scope.stop();
     expect(presence.status.value).toBe('stopped');
     expect(env.navigator.sendBeacon).toHaveBeenCalledTimes(1);
+  });
+
+  it('says where the list comes from: transport follows the stream', async () => {
+    const server = fakeServer();
+    const env = fakeEnv();
+    const sse = fakeEventSources();
+    const scope = effectScope();
+    const presence = scope.run(() => usePagePresence('/docs/a', { fetch: server.fetch, storage: fakeStorage(), window: env.window, document: env.document, navigator: env.navigator, EventSource: sse.EventSource }));
+    expect(presence.transport.value).toBe('poll');
+    await vi.waitFor(() => expect(sse.instances).toHaveLength(1));
+    server.others.set('/docs/a', [{ id: 'u2', name: 'Bob', tabCount: 1, color: '#123456', isEditing: false, joinedAt: '2026-11-21T09:59:00Z', isCurrentUser: false }]);
+    sse.last.emit('snapshot', server.snapshot('/docs/a'));
+    expect(presence.transport.value).toBe('stream');
+    expect(presence.viewers.value.map((v) => v.name)).toEqual(['Bob', 'Alice']);
+    scope.stop();
+    expect(sse.last.closed).toBe(true);
+    expect(presence.transport.value).toBe('poll');
   });
 });

@@ -1,0 +1,132 @@
+//! `GET /api/presence/stream`: a page's snapshot, and who joins and leaves, as server-sent
+//! events, so a client sees changes without polling.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::http::header;
+use actix_web::web::{self, Bytes};
+use actix_web::HttpResponse;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::{broadcast, mpsc};
+use tokio::time::{interval_at, sleep_until, Instant};
+
+use super::query::PageQuery;
+use crate::auth::CurrentUser;
+use crate::domain::{Person, UserId};
+use crate::error::{ApiError, Result};
+use crate::snapshot_cache::BuiltSnapshot;
+use crate::state::AppState;
+use crate::store::events::PageEvent;
+
+/// Snapshots of one stream are at least this far apart; changes in between are merged.
+const COALESCE: Duration = Duration::from_millis(250);
+/// How long `EventSource` waits before reconnecting, sent to it at the start.
+const RECONNECT_MS: u32 = 3000;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/api/presence/stream").route(web::get().to(stream)));
+}
+
+/// `streamPresence`: `snapshot` at once and whenever the snapshot changes (at most four a
+/// second), `join` and `leave` with the person who came or went (also by expiry), and a
+/// comment every 15 s (`PRESENCE_STREAM_KEEPALIVE_MS`). Does not make the caller a viewer.
+#[tracing::instrument(name = "stream", skip_all, fields(user = %user.0))]
+async fn stream(user: CurrentUser, query: PageQuery, state: web::Data<AppState>) -> Result<HttpResponse> {
+    // Subscribe before the first read, so no change between the two is missed.
+    let events = state.store.events().subscribe(&query.page);
+    let first = latest(&state, &query).await?;
+    let (sender, mut receiver) = mpsc::channel::<Bytes>(16);
+    let watch = Watch { state: state.into_inner(), query, caller: user.0, sender };
+    actix_web::rt::spawn(watch.run(events, first));
+    let body = futures_util::stream::poll_fn(move |context| {
+        receiver.poll_recv(context).map(|chunk| chunk.map(Ok::<_, Infallible>))
+    });
+    Ok(HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        // nginx would otherwise buffer the stream.
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(body))
+}
+
+async fn latest(state: &AppState, query: &PageQuery) -> Result<Arc<BuiltSnapshot>> {
+    let version = state.store.version(&query.page).await.map_err(ApiError::Unavailable)?;
+    state.snapshots.get(&*state.store, &state.directory, &query.page, version).await.map_err(ApiError::Unavailable)
+}
+
+/// One client's stream: forwards the page's events until the client goes away.
+struct Watch {
+    state: Arc<AppState>,
+    query: PageQuery,
+    caller: UserId,
+    sender: mpsc::Sender<Bytes>,
+}
+
+impl Watch {
+    async fn run(self, mut events: broadcast::Receiver<PageEvent>, first: Arc<BuiltSnapshot>) {
+        let mut last_etag = first.etag(&self.caller, self.query.limit);
+        let opening = format!("retry: {RECONNECT_MS}\n\n");
+        if !self.send(opening).await || !self.send(self.snapshot_event(&first)).await {
+            return;
+        }
+        let mut last_sent = Instant::now();
+        let mut flush_at: Option<Instant> = None;
+        // actix-web notices a client that went away only when a write to it fails, so these
+        // comments also bound how long a dead stream lingers (about two of them).
+        let every = self.state.stream_keepalive;
+        let mut keepalive = interval_at(Instant::now() + every, every);
+        loop {
+            let delivered = tokio::select! {
+                () = self.sender.closed() => return,
+                event = events.recv() => match event {
+                    Ok(PageEvent::Joined(user)) => self.person_event("join", &user).await,
+                    Ok(PageEvent::Left(user)) => self.person_event("leave", &user).await,
+                    // A stream that fell behind missed some joins and leaves; the next
+                    // snapshot brings it up to date.
+                    Ok(PageEvent::Changed(_)) | Err(RecvError::Lagged(_)) => {
+                        flush_at.get_or_insert(last_sent + COALESCE);
+                        true
+                    }
+                    Err(RecvError::Closed) => return,
+                },
+                () = sleep_until(flush_at.unwrap_or_else(Instant::now)), if flush_at.is_some() => {
+                    flush_at = None;
+                    last_sent = Instant::now();
+                    match latest(&self.state, &self.query).await {
+                        Ok(built) if built.etag(&self.caller, self.query.limit) == last_etag => true,
+                        Ok(built) => {
+                            last_etag = built.etag(&self.caller, self.query.limit);
+                            self.send(self.snapshot_event(&built)).await
+                        }
+                        Err(error) => {
+                            tracing::warn!(%error, "ending a stream: the page could not be read");
+                            return;
+                        }
+                    }
+                }
+                _ = keepalive.tick() => self.send(": keepalive\n\n".into()).await,
+            };
+            if !delivered {
+                return;
+            }
+        }
+    }
+
+    fn snapshot_event(&self, built: &BuiltSnapshot) -> String {
+        let json = built.render(&self.caller, self.query.limit);
+        format!("event: snapshot\ndata: {}\n\n", String::from_utf8_lossy(&json))
+    }
+
+    async fn person_event(&self, event: &str, user: &UserId) -> bool {
+        let Ok(profile) = self.state.directory.profile(user).await else { return true };
+        let json = serde_json::to_string(&Person::from(&*profile)).expect("a person serializes");
+        self.send(format!("event: {event}\ndata: {json}\n\n")).await
+    }
+
+    /// Answers whether the client is still there.
+    async fn send(&self, chunk: String) -> bool {
+        self.sender.send(Bytes::from(chunk)).await.is_ok()
+    }
+}

@@ -1,0 +1,86 @@
+//! `PageEvents`: a broadcast channel per watched page, for live updates.
+//!
+//! A store publishes what changed; each stream subscribes to its page. Channels exist
+//! only while someone listens, so an unwatched page costs nothing.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use tokio::sync::broadcast;
+
+use super::Version;
+use crate::domain::{PagePath, UserId};
+
+/// Events a slow stream may fall behind by before it skips to a fresh snapshot.
+const CHANNEL_CAPACITY: usize = 64;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PageEvent {
+    /// The user's first live tab on the page appeared.
+    Joined(UserId),
+    /// The user's last live tab on the page is gone (left or expired).
+    Left(UserId),
+    /// The page's snapshot changed; it is now at this version.
+    Changed(Version),
+}
+
+#[derive(Default)]
+pub struct PageEvents {
+    channels: Mutex<HashMap<PagePath, broadcast::Sender<PageEvent>>>,
+}
+
+impl PageEvents {
+    pub fn subscribe(&self, page: &PagePath) -> broadcast::Receiver<PageEvent> {
+        let mut channels = self.channels.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        channels.entry(page.clone()).or_insert_with(|| broadcast::channel(CHANNEL_CAPACITY).0).subscribe()
+    }
+
+    pub fn publish(&self, page: &PagePath, events: impl IntoIterator<Item = PageEvent>) {
+        let mut channels = self.channels.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let Some(sender) = channels.get(page) else { return };
+        for event in events {
+            if sender.send(event).is_err() {
+                // Every subscriber is gone: drop the channel with them.
+                channels.remove(page);
+                return;
+            }
+        }
+    }
+
+    /// Drops the channels of pages nobody watches any more.
+    pub fn prune(&self) {
+        let mut channels = self.channels.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        channels.retain(|_, sender| sender.receiver_count() > 0);
+    }
+
+    /// How many pages someone is watching.
+    pub fn watched_pages(&self) -> usize {
+        self.channels.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_reach_subscribers_of_their_page_only() {
+        let events = PageEvents::default();
+        let (a, b) = (PagePath::parse("/a").unwrap(), PagePath::parse("/b").unwrap());
+        let mut on_a = events.subscribe(&a);
+        let mut on_b = events.subscribe(&b);
+        events.publish(&a, [PageEvent::Changed(Version(7))]);
+        assert_eq!(on_a.try_recv().unwrap(), PageEvent::Changed(Version(7)));
+        assert!(on_b.try_recv().is_err());
+    }
+
+    #[test]
+    fn a_channel_goes_when_its_last_subscriber_does() {
+        let events = PageEvents::default();
+        let page = PagePath::parse("/a").unwrap();
+        drop(events.subscribe(&page));
+        assert_eq!(events.watched_pages(), 1);
+        events.publish(&page, [PageEvent::Changed(Version(1))]);
+        assert_eq!(events.watched_pages(), 0);
+    }
+}
