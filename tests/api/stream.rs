@@ -2,9 +2,19 @@
 
 use std::time::Duration;
 
-use crate::helpers::{eventually, problem, spawn_app, spawn_app_with, viewer_ids, EventStream};
+use crate::helpers::{eventually, problem, spawn_app, spawn_app_with, viewer_ids, Caller, EventStream, TestApp};
 
 const SOON: Duration = Duration::from_secs(5);
+
+/// Alice on /docs with tab `a1`, and Bob's stream of /docs past its first snapshot.
+async fn bob_watches_alice_on_docs(app: &TestApp) -> (Caller, EventStream) {
+    let bob = app.dev_user("bob", "Bob").await;
+    let alice = app.dev_user("alice", "Alice").await;
+    alice.join("/docs", "a1").await;
+    let mut stream = EventStream::open(&bob, "/docs").await;
+    stream.next_named("snapshot", SOON).await.expect("the first snapshot");
+    (alice, stream)
+}
 
 #[tokio::test]
 async fn a_stream_opens_with_the_snapshot_and_does_not_join() {
@@ -41,11 +51,7 @@ async fn a_join_on_one_session_reaches_another_sessions_stream() {
 #[tokio::test]
 async fn a_second_tab_is_no_join_and_the_last_tab_leaving_is_a_leave() {
     let app = spawn_app().await;
-    let bob = app.dev_user("bob", "Bob").await;
-    let alice = app.dev_user("alice", "Alice").await;
-    alice.join("/docs", "a1").await;
-    let mut stream = EventStream::open(&bob, "/docs").await;
-    stream.next_named("snapshot", SOON).await.unwrap();
+    let (alice, mut stream) = bob_watches_alice_on_docs(&app).await;
 
     alice.join("/docs", "a2").await;
     let (event, snapshot) = stream.next(SOON).await.unwrap();
@@ -70,11 +76,7 @@ async fn a_tab_that_stops_heartbeating_leaves_the_stream_within_ttl_and_a_sweep(
         settings.sweep_interval_ms = 100;
     })
     .await;
-    let bob = app.dev_user("bob", "Bob").await;
-    let alice = app.dev_user("alice", "Alice").await;
-    alice.join("/docs", "a1").await;
-    let mut stream = EventStream::open(&bob, "/docs").await;
-    stream.next_named("snapshot", SOON).await.unwrap();
+    let (alice, mut stream) = bob_watches_alice_on_docs(&app).await;
     // Nobody reads the page: only the background sweep can notice the expiry.
     let left = stream.next_named("leave", SOON).await.expect("a leave by expiry");
     assert_eq!(left["id"], "alice");
@@ -83,11 +85,7 @@ async fn a_tab_that_stops_heartbeating_leaves_the_stream_within_ttl_and_a_sweep(
 #[tokio::test]
 async fn editing_changes_reach_the_stream() {
     let app = spawn_app().await;
-    let bob = app.dev_user("bob", "Bob").await;
-    let alice = app.dev_user("alice", "Alice").await;
-    alice.join("/docs", "a1").await;
-    let mut stream = EventStream::open(&bob, "/docs").await;
-    stream.next_named("snapshot", SOON).await.unwrap();
+    let (alice, mut stream) = bob_watches_alice_on_docs(&app).await;
     alice.heartbeat("/docs", "a1", true).await;
     let snapshot = stream.next_named("snapshot", SOON).await.unwrap();
     assert_eq!(snapshot["editorUserId"], "alice");
