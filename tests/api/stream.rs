@@ -76,7 +76,7 @@ async fn a_tab_that_stops_heartbeating_leaves_the_stream_within_ttl_and_a_sweep(
         settings.sweep_interval_ms = 100;
     })
     .await;
-    let (alice, mut stream) = bob_watches_alice_on_docs(&app).await;
+    let (_alice, mut stream) = bob_watches_alice_on_docs(&app).await;
     // Nobody reads the page: only the background sweep can notice the expiry.
     let left = stream.next_named("leave", SOON).await.expect("a leave by expiry");
     assert_eq!(left["id"], "alice");
