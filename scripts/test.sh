@@ -18,7 +18,9 @@ fi
 
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
+cargo clippy --lib --features bench-baseline --locked -- -D warnings # bench/run.sh's build
 cargo test --all-targets --locked
+cargo bench --no-run --locked
 (cd clients/js && npm ci --no-audit --no-fund && npm test)
 bash scripts/browser-tests.sh
 bash scripts/readme-walkthrough.sh

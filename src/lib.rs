@@ -17,7 +17,8 @@
 //! - [`directory`]: user profiles and viewer stats in SQL (sqlx, `migrations/`).
 //! - [`stats_sampler`]: the background task that samples viewer counts into SQL.
 //! - [`snapshot_cache`]: each page's snapshot, serialized once per version.
-//! - [`routes`]: the HTTP handlers, one module per route group.
+//! - [`routes`]: the HTTP handlers, one module per route group (`routes::bench`, the
+//!   baseline of `bench/run.sh`, only with the `bench-baseline` cargo feature).
 
 pub mod auth;
 pub mod configuration;

@@ -67,7 +67,7 @@ impl Application {
         let dev_login = settings.dev_login;
         let shared_state = state.clone();
         let server = HttpServer::new(move || {
-            App::new()
+            let app = App::new()
                 .app_data(state.clone())
                 .wrap(
                     SessionMiddleware::builder(CookieSessionStore::default(), session_key.clone())
@@ -96,8 +96,11 @@ impl Application {
                 .configure(stats::configure)
                 .configure(|cfg| session::configure(cfg, dev_login))
                 .configure(health::configure)
-                .configure(assets::configure)
-                .default_service(web::to(not_found))
+                .configure(assets::configure);
+            // Only in `bench/run.sh`'s build: the baseline route its figures are ratios to.
+            #[cfg(feature = "bench-baseline")]
+            let app = app.configure(crate::routes::bench::configure);
+            app.default_service(web::to(not_found))
         })
         .shutdown_timeout(10)
         .listen(listener)?

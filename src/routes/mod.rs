@@ -1,6 +1,8 @@
 //! HTTP routes, one module per group; each exposes `configure` for `startup`.
 
 pub mod assets;
+#[cfg(feature = "bench-baseline")]
+pub mod bench;
 mod body;
 mod etag;
 pub mod health;

@@ -19,8 +19,12 @@ use super::events::{PageEvent, PageEvents};
 use super::{aggregate, PageCounts, PagePresence, Peak, PresenceStore, TabKey, TabState, Version};
 use crate::domain::{PagePath, UserId};
 
-/// The most expired tabs one sweep step removes before it lets requests take the lock.
-const SWEEP_BATCH: usize = 10_000;
+/// The most expired tabs one sweep step removes under the lock (about a millisecond's
+/// work at a million tabs)...
+const SWEEP_BATCH: usize = 1_000;
+/// ...and the pause after it: `std::sync::Mutex` is not fair, so a sweep that took the
+/// lock straight back would starve the requests waiting for it until it was done.
+const SWEEP_PAUSE: Duration = Duration::from_millis(1);
 
 pub struct MemoryStore {
     shared: Arc<Shared>,
@@ -53,6 +57,9 @@ struct PeakEntry {
 #[derive(Default)]
 struct Page {
     tabs: HashMap<TabKey, Tab>,
+    /// No tab expires before this (a lower bound: refreshes only move deadlines later),
+    /// so lazy expiry scans the page only when a tab may really be due.
+    earliest_expiry: Option<Instant>,
     /// Live tabs per user, so a user's first tab is a join and their last a leave.
     tabs_per_user: HashMap<UserId, u32>,
     version: Version,
@@ -126,7 +133,7 @@ impl Shared {
         self.started.1 + at.duration_since(self.started.0)
     }
 
-    fn sweep(&self) -> usize {
+    async fn sweep(&self) -> usize {
         let mut removed = 0;
         loop {
             let now = Instant::now();
@@ -136,6 +143,7 @@ impl Shared {
                 self.events.prune();
                 return removed;
             }
+            tokio::time::sleep(SWEEP_PAUSE).await;
         }
     }
 }
@@ -144,6 +152,9 @@ impl State {
     /// Lazy expiry: drops the page's expired tabs.
     fn purge_page(&mut self, page: &PagePath, now: Instant, changes: &mut Changes) {
         let Some(entry) = self.pages.get_mut(page) else { return };
+        if entry.earliest_expiry.is_none_or(|earliest| earliest >= now) {
+            return;
+        }
         let expired: Vec<TabKey> =
             entry.tabs.iter().filter(|(_, tab)| tab.expires_at < now).map(|(key, _)| key.clone()).collect();
         for key in expired {
@@ -151,6 +162,7 @@ impl State {
                 self.expirations.remove(&(expires_at, page.clone(), key));
             }
         }
+        entry.earliest_expiry = entry.tabs.values().map(|tab| tab.expires_at).min();
     }
 
     fn touch(
@@ -282,6 +294,7 @@ impl Page {
             changes.events.push(PageEvent::Joined(key.user.clone()));
         }
         changes.changed = true;
+        self.earliest_expiry = Some(self.earliest_expiry.map_or(expires_at, |earliest| earliest.min(expires_at)));
         self.tabs.entry(key.clone()).or_insert(Tab { state, expires_at })
     }
 
@@ -307,7 +320,7 @@ async fn sweep_until_dropped(shared: Weak<Shared>, every: Duration) {
     loop {
         ticks.tick().await;
         let Some(shared) = shared.upgrade() else { return };
-        let removed = shared.sweep();
+        let removed = shared.sweep().await;
         if removed > 0 {
             tracing::debug!(removed, "swept expired tabs");
         }
@@ -338,12 +351,12 @@ impl PresenceStore for MemoryStore {
     }
 
     async fn sweep(&self) -> anyhow::Result<usize> {
-        Ok(self.shared.sweep())
+        Ok(self.shared.sweep().await)
     }
 
     async fn page_counts(&self) -> anyhow::Result<Vec<PageCounts>> {
         // Tabs past the TTL are not live: drop the ones that are due before counting.
-        self.shared.sweep();
+        self.shared.sweep().await;
         Ok(self.shared.lock().page_counts())
     }
 
