@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::helpers::{eventually, spawn_app, spawn_app_with, viewer_ids};
+use crate::helpers::{eventually, spawn_app, spawn_app_with_ttl, viewer_ids};
 
 #[tokio::test]
 async fn a_heartbeat_for_an_unknown_tab_creates_it() {
@@ -51,12 +51,7 @@ async fn a_heartbeat_that_changes_nothing_keeps_the_etag() {
 
 #[tokio::test]
 async fn a_tab_that_stops_heartbeating_expires() {
-    let app = spawn_app_with(|settings| {
-        settings.ttl_ms = 600;
-        settings.heartbeat_interval_ms = 200;
-        settings.sweep_interval_ms = 100;
-    })
-    .await;
+    let app = spawn_app_with_ttl(600).await;
     let alice = app.dev_user("alice", "Alice").await;
     let bob = app.dev_user("bob", "Bob").await;
     alice.join("/docs", "a1").await;
@@ -73,11 +68,7 @@ async fn a_tab_that_stops_heartbeating_expires() {
 
 #[tokio::test]
 async fn an_expired_tab_heals_with_its_next_heartbeat() {
-    let app = spawn_app_with(|settings| {
-        settings.ttl_ms = 300;
-        settings.heartbeat_interval_ms = 100;
-    })
-    .await;
+    let app = spawn_app_with_ttl(300).await;
     let alice = app.dev_user("alice", "Alice").await;
     alice.join("/docs", "a1").await;
     let expired =

@@ -32,6 +32,16 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
+/// The app with tabs that expire after `ttl_ms` and a sweep every 100 ms, for expiry tests.
+pub async fn spawn_app_with_ttl(ttl_ms: u64) -> TestApp {
+    spawn_app_with(|settings| {
+        settings.ttl_ms = ttl_ms;
+        settings.heartbeat_interval_ms = ttl_ms / 3;
+        settings.sweep_interval_ms = 100;
+    })
+    .await
+}
+
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     LazyLock::force(&TRACING);
     let database_dir = tempfile::tempdir().expect("a temp dir");

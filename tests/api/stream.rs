@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use crate::helpers::{eventually, problem, spawn_app, spawn_app_with, viewer_ids, Caller, EventStream, TestApp};
+use crate::helpers::{
+    eventually, problem, spawn_app, spawn_app_with, spawn_app_with_ttl, viewer_ids, Caller, EventStream, TestApp,
+};
 
 const SOON: Duration = Duration::from_secs(5);
 
@@ -70,12 +72,7 @@ async fn a_second_tab_is_no_join_and_the_last_tab_leaving_is_a_leave() {
 
 #[tokio::test]
 async fn a_tab_that_stops_heartbeating_leaves_the_stream_within_ttl_and_a_sweep() {
-    let app = spawn_app_with(|settings| {
-        settings.ttl_ms = 500;
-        settings.heartbeat_interval_ms = 200;
-        settings.sweep_interval_ms = 100;
-    })
-    .await;
+    let app = spawn_app_with_ttl(500).await;
     let (_alice, mut stream) = bob_watches_alice_on_docs(&app).await;
     // Nobody reads the page: only the background sweep can notice the expiry.
     let left = stream.next_named("leave", SOON).await.expect("a leave by expiry");
