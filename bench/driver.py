@@ -346,6 +346,7 @@ def run(args):
     seconds = args.seconds
     info = machine()
     info["log_format"] = args.log_format
+    info["rust_log"] = args.rust_log
     info["load_before"] = os.getloadavg()
     info["idle_before"] = cpu_idle()
     log(f"machine: {info['nproc']} CPUs, {info['cpu']}; load average {info['load_before'][0]:.2f}, "
@@ -358,7 +359,7 @@ def run(args):
         "PRESENCE_DEV_LOGIN": "true",
         "PRESENCE_COOKIE_SECURE": "false",
         "PRESENCE_LOG_FORMAT": args.log_format,
-        "RUST_LOG": "info",  # the default: no log line a request, but every span is recorded
+        "RUST_LOG": args.rust_log,  # info, the default, logs no line a request but records every span
     }
     rows, notes, servers = {}, {}, []
     profiles = {}
@@ -433,7 +434,7 @@ def run(args):
             PRESENCE_TTL_MS=str(SWEEP_TTL_MS),
             PRESENCE_HEARTBEAT_INTERVAL_MS=str(SWEEP_HEARTBEAT_MS),
             PRESENCE_SWEEP_INTERVAL_MS=str(SWEEP_EVERY_MS),
-            RUST_LOG="info,presence::store::memory=debug",
+            RUST_LOG=f"{args.rust_log},presence::store::memory=debug",
         )
         server = Server(binary, scratch, "sweep", sweep_settings)
         servers.append(server)
@@ -461,12 +462,12 @@ def run(args):
         if args.perf:
             # Sampling slows the server down: these figures are not the ones to publish.
             write_profiles(profiles, ROOT / "bench/results/perf")
-            log("profiles in bench/results/perf; bench/results/latest.md left as it was")
+            log(f"profiles in bench/results/perf; {args.out} left as it was")
         else:
-            out = ROOT / "bench/results/latest.md"
-            out.parent.mkdir(exist_ok=True)
+            out = Path(args.out).resolve()
+            out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(report)
-            log(f"written to {out.relative_to(ROOT)}")
+            log(f"written to {out}")
     finally:
         for server in servers:
             server.stop()
@@ -555,7 +556,7 @@ def table(rows, notes, info, seconds):
         f"(1/5/15 min), {info['idle_before']:.0%} of the CPU idle; after it {load_after[0]:.2f} / "
         f"{load_after[1]:.2f} / {load_after[2]:.2f} (the run's own load)",
         f"- wrk `-t{THREADS} -c{CONNECTIONS}`, {seconds} s a scenario, on the same machine as the server "
-        f"(release build, `--features bench-baseline`, 2 workers, `RUST_LOG=info` (the default), "
+        f"(release build, `--features bench-baseline`, 2 workers, `RUST_LOG={info['rust_log']}`, "
         f"`PRESENCE_LOG_FORMAT={info['log_format']}`)",
         f"- {USERS} users; {TABS:,} tabs, 10 a user, over {PAGES} pages (100 viewers a page), all live "
         f"during the heartbeats ({notes.get('live_after', ('?', '?'))[1]:,} live after them)",
@@ -581,7 +582,7 @@ def table(rows, notes, info, seconds):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bin", required=True, help="the presence binary, built with --features bench-baseline")
     parser.add_argument("--seconds", type=int, default=10, help="seconds a scenario (1 to 30)")
     parser.add_argument("--perf", action="store_true",
@@ -589,6 +590,9 @@ def main():
                              "instead of bench/results/latest.md (sampling slows it down)")
     parser.add_argument("--log-format", choices=["pretty", "json"], default="pretty",
                         help="the server's PRESENCE_LOG_FORMAT (default: pretty, the service's default)")
+    parser.add_argument("--rust-log", default="info", help="the server's RUST_LOG (default: info, the service's default)")
+    parser.add_argument("--out", default=str(ROOT / "bench/results/latest.md"),
+                        help="where the table goes (default: bench/results/latest.md)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory (request files, logs)")
     args = parser.parse_args()
     if not 1 <= args.seconds <= 30:
