@@ -166,9 +166,10 @@ impl Run {
         Instant::now()
     }
 
-    /// Waits until every tab refreshed by `last` has expired.
+    /// Waits until every tab refreshed by `last` has expired, and its bucket of the
+    /// sweep's wheel (a quarter second wide) is over.
     fn wait_for_expiry(&self, last: Instant) {
-        std::thread::sleep((last + self.ttl + Duration::from_millis(50)).saturating_duration_since(Instant::now()));
+        std::thread::sleep((last + self.ttl + Duration::from_millis(300)).saturating_duration_since(Instant::now()));
     }
 
     fn memory(&self) {

@@ -1,87 +1,50 @@
-//! The in-process registry: one map of pages behind a mutex, shared by every worker.
+//! The in-process registry, shared by every worker.
 //!
-//! As in mini-redis `db.rs`, expiry order is kept beside the data (a `BTreeSet` of
-//! deadlines), so the sweep pops what is due and never scans live tabs, and the lock is
-//! only held for short, synchronous steps (never across an `.await`).
-//!
-//! Each page's peak is kept beside the pages and raised in `commit`, which every change
-//! passes through, so it is exact rather than sampled. It outlives an emptied page until
-//! the stats sampler has saved it.
+//! Pages are spread over shards by the hash of their path, each behind its own lock, so
+//! requests for different pages rarely wait for each other. As in mini-redis `db.rs`,
+//! expiry order is kept beside the data (the shards' wheels), so the sweep visits what
+//! is due and never scans live tabs, and a lock is only held for short, synchronous steps
+//! (never across an `.await`).
 
-use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::time::{Duration, SystemTime};
+mod clock;
+mod compact_tab_id;
+mod shard;
+mod wheel;
+
+use std::hash::BuildHasher;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::time::Instant;
+use hashbrown::DefaultHashBuilder;
+use parking_lot::{Mutex, MutexGuard};
 
-use super::events::{PageEvent, PageEvents};
-use super::{aggregate, PageCounts, PagePresence, Peak, PresenceStore, TabKey, TabState, Version};
-use crate::domain::{PagePath, UserId};
+use super::events::PageEvents;
+use super::{aggregate, PageCounts, PagePresence, Peak, PresenceStore, TabKey, Version};
+use crate::domain::PagePath;
+use clock::Clock;
+use shard::{Context, Editing, Shard};
 
-/// The most expired tabs one sweep step removes under the lock (about a millisecond's
-/// work at a million tabs)...
+/// Enough shards that two busy pages seldom share a lock on any machine we run on.
+const SHARDS: usize = 32;
+/// The most expiry entries one sweep step visits under a shard's lock (well under a
+/// millisecond's work).
 const SWEEP_BATCH: usize = 1_000;
-/// ...and the pause after it: `std::sync::Mutex` is not fair, so a sweep that took the
-/// lock straight back would starve the requests waiting for it until it was done.
-const SWEEP_PAUSE: Duration = Duration::from_millis(1);
+/// After a sweep removed this many tabs, memory they held is handed back to the system.
+const TRIM_AFTER: usize = 10_000;
 
 pub struct MemoryStore {
     shared: Arc<Shared>,
 }
 
 struct Shared {
-    state: Mutex<State>,
+    shards: Box<[Mutex<Shard>]>,
+    shard_hasher: DefaultHashBuilder,
+    versions: AtomicU64,
     events: PageEvents,
     ttl: Duration,
-    /// Maps the monotonic clock used for expiry to wall time for `joinedAt`.
-    started: (Instant, SystemTime),
-}
-
-#[derive(Default)]
-struct State {
-    pages: HashMap<PagePath, Page>,
-    expirations: BTreeSet<(Instant, PagePath, TabKey)>,
-    last_version: u64,
-    /// Peaks of live pages, and of pages gone since their peak was last saved: nothing
-    /// else, so the map stays as small as the pages are.
-    peaks: HashMap<PagePath, PeakEntry>,
-}
-
-struct PeakEntry {
-    peak: Peak,
-    /// Whether the stats sampler has saved this peak; a saved one of a gone page is dropped.
-    saved: bool,
-}
-
-#[derive(Default)]
-struct Page {
-    tabs: HashMap<TabKey, Tab>,
-    /// No tab expires before this (a lower bound: refreshes only move deadlines later),
-    /// so lazy expiry scans the page only when a tab may really be due.
-    earliest_expiry: Option<Instant>,
-    /// Live tabs per user, so a user's first tab is a join and their last a leave.
-    tabs_per_user: HashMap<UserId, u32>,
-    version: Version,
-}
-
-struct Tab {
-    state: TabState,
-    expires_at: Instant,
-}
-
-/// How a touch changes a tab's editing state.
-#[derive(Clone, Copy)]
-enum Editing {
-    Keep,
-    Set(bool),
-}
-
-/// What one operation did to a page, to publish once it is done.
-#[derive(Default)]
-struct Changes {
-    changed: bool,
-    events: Vec<PageEvent>,
+    clock: Clock,
 }
 
 impl MemoryStore {
@@ -89,227 +52,82 @@ impl MemoryStore {
     /// Must be called inside a tokio runtime.
     pub fn start(ttl: Duration, sweep_every: Duration) -> Self {
         let shared = Arc::new(Shared {
-            state: Mutex::new(State::default()),
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            shard_hasher: DefaultHashBuilder::default(),
+            versions: AtomicU64::new(0),
             events: PageEvents::default(),
             ttl,
-            started: (Instant::now(), SystemTime::now()),
+            clock: Clock::start(),
         });
         tokio::spawn(sweep_until_dropped(Arc::downgrade(&shared), sweep_every));
         Self { shared }
     }
 
-    /// Runs `operation` on the page after dropping its expired tabs, then bumps the page's
-    /// version and tells its watchers if anything changed.
-    fn update(
-        &self,
-        page: &PagePath,
-        operation: impl FnOnce(&mut State, &mut Changes),
-    ) -> (MutexGuard<'_, State>, Version) {
-        let now = Instant::now();
-        let wall_now = self.shared.wall_time(now);
-        let mut state = self.shared.lock();
-        let mut changes = Changes::default();
-        state.purge_page(page, now, &mut changes);
-        operation(&mut state, &mut changes);
-        let version = state.commit(page, changes, &self.shared.events, wall_now);
-        (state, version)
+    fn touch(&self, page: &PagePath, key: &TabKey, editing: Editing) -> Version {
+        let cx = self.shared.context();
+        let deadline = cx.now.after(self.shared.ttl);
+        self.shared.shard(page).touch(page, key, deadline, editing, &cx)
     }
 
-    fn touch(&self, page: &PagePath, key: &TabKey, editing: Editing) -> Version {
-        let now = Instant::now();
-        let (expires_at, wall_now) = (now + self.shared.ttl, self.shared.wall_time(now));
-        self.update(page, |state, changes| state.touch(page, key, expires_at, wall_now, editing, changes)).1
+    /// `(pages, tabs, expiry entries)` over all shards, for tests and benchmarks.
+    pub fn sizes(&self) -> (usize, usize, usize) {
+        self.shared
+            .shards
+            .iter()
+            .map(|shard| shard.lock().sizes())
+            .fold((0, 0, 0), |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2))
     }
 }
 
 impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic while holding the lock leaves the maps consistent (every step is a
-        // single insert or remove), so a poisoned lock is safe to keep using.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn shard(&self, page: &PagePath) -> MutexGuard<'_, Shard> {
+        let index = self.shard_hasher.hash_one(page) as usize % self.shards.len();
+        self.shards[index].lock()
     }
 
-    fn wall_time(&self, at: Instant) -> SystemTime {
-        self.started.1 + at.duration_since(self.started.0)
+    fn context(&self) -> Context<'_> {
+        Context { now: self.clock.now(), clock: &self.clock, versions: &self.versions, events: &self.events }
     }
 
+    /// Sweeps the shards one batch at a time. Each batch hands the lock straight to a
+    /// waiting request (`unlock_fair`), so no request waits for more than one batch.
     async fn sweep(&self) -> usize {
         let mut removed = 0;
-        loop {
-            let now = Instant::now();
-            let batch = self.lock().sweep_batch(now, self.wall_time(now), SWEEP_BATCH, &self.events);
-            removed += batch;
-            if batch < SWEEP_BATCH {
-                self.events.prune();
-                return removed;
-            }
-            tokio::time::sleep(SWEEP_PAUSE).await;
-        }
-    }
-}
-
-impl State {
-    /// Lazy expiry: drops the page's expired tabs.
-    fn purge_page(&mut self, page: &PagePath, now: Instant, changes: &mut Changes) {
-        let Some(entry) = self.pages.get_mut(page) else { return };
-        if entry.earliest_expiry.is_none_or(|earliest| earliest >= now) {
-            return;
-        }
-        let expired: Vec<TabKey> =
-            entry.tabs.iter().filter(|(_, tab)| tab.expires_at < now).map(|(key, _)| key.clone()).collect();
-        for key in expired {
-            if let Some(expires_at) = entry.remove(&key, changes) {
-                self.expirations.remove(&(expires_at, page.clone(), key));
+        for shard in self.shards.iter() {
+            loop {
+                let (batch, more) = self.sweep_batch(shard);
+                removed += batch;
+                if !more {
+                    break;
+                }
+                tokio::task::yield_now().await;
             }
         }
-        entry.earliest_expiry = entry.tabs.values().map(|tab| tab.expires_at).min();
-    }
-
-    fn touch(
-        &mut self,
-        page: &PagePath,
-        key: &TabKey,
-        expires_at: Instant,
-        now: SystemTime,
-        editing: Editing,
-        changes: &mut Changes,
-    ) {
-        let entry = self.pages.entry(page.clone()).or_default();
-        let tab = match entry.tabs.get_mut(key) {
-            Some(tab) => {
-                self.expirations.remove(&(tab.expires_at, page.clone(), key.clone()));
-                tab.expires_at = expires_at;
-                tab
-            }
-            None => entry.add(key, TabState { joined_at: now, editing_since: None }, expires_at, changes),
-        };
-        self.expirations.insert((expires_at, page.clone(), key.clone()));
-        if let Editing::Set(is_editing) = editing {
-            if is_editing != tab.state.editing_since.is_some() {
-                tab.state.editing_since = is_editing.then_some(now);
-                changes.changed = true;
-            }
-        }
-    }
-
-    fn leave(&mut self, page: &PagePath, key: &TabKey, changes: &mut Changes) {
-        let Some(entry) = self.pages.get_mut(page) else { return };
-        if let Some(expires_at) = entry.remove(key, changes) {
-            self.expirations.remove(&(expires_at, page.clone(), key.clone()));
-        }
-    }
-
-    /// Gives the page a new version if it changed (an empty page is dropped and is at
-    /// version 0), raises its peak, and publishes what happened.
-    fn commit(&mut self, page: &PagePath, changes: Changes, events: &PageEvents, now: SystemTime) -> Version {
-        let Some(entry) = self.pages.get_mut(page) else { return Version::EMPTY };
-        if changes.changed {
-            self.last_version += 1;
-            entry.version = Version(self.last_version);
-        }
-        let viewer_count = entry.tabs_per_user.len();
-        let version = if entry.tabs.is_empty() {
-            self.pages.remove(page);
-            // A saved peak of a page that is gone lives on in SQL; memory can let it go.
-            if self.peaks.get(page).is_some_and(|entry| entry.saved) {
-                self.peaks.remove(page);
-            }
-            Version::EMPTY
-        } else {
-            entry.version
-        };
-        if changes.changed {
-            self.raise_peak(page, viewer_count, now);
-            events.publish(page, changes.events.into_iter().chain([PageEvent::Changed(version)]));
-        }
-        version
-    }
-
-    /// Keeps `viewer_count` as the page's peak if it is higher; an equal count keeps the
-    /// earlier time, when the peak was first reached.
-    fn raise_peak(&mut self, page: &PagePath, viewer_count: usize, at: SystemTime) {
-        let risen = PeakEntry { peak: Peak { viewer_count, at }, saved: false };
-        match self.peaks.get_mut(page) {
-            Some(entry) if entry.peak.viewer_count >= viewer_count => {}
-            Some(entry) => *entry = risen,
-            None if viewer_count > 0 => {
-                self.peaks.insert(page.clone(), risen);
-            }
-            None => {}
-        }
-    }
-
-    fn page_counts(&self) -> Vec<PageCounts> {
-        let counts = |(page, entry): (&PagePath, &Page)| PageCounts {
-            page: page.clone(),
-            viewer_count: entry.tabs_per_user.len(),
-            tab_count: entry.tabs.len(),
-        };
-        self.pages.iter().map(counts).collect()
-    }
-
-    fn peaks_saved(&mut self, saved: &[(PagePath, Peak)]) {
-        for (page, peak) in saved {
-            let live = self.pages.contains_key(page);
-            let Some(entry) = self.peaks.get_mut(page) else { continue };
-            if entry.peak != *peak {
-                // It rose while being saved: the higher one is still to save.
-                continue;
-            }
-            if live {
-                entry.saved = true;
-            } else {
-                self.peaks.remove(page);
-            }
-        }
-    }
-
-    fn presence(&self, page: &PagePath) -> PagePresence {
-        let Some(entry) = self.pages.get(page) else { return PagePresence::default() };
-        let mut presence = aggregate(entry.tabs.iter().map(|(key, tab)| (&key.user, &tab.state)));
-        presence.version = entry.version;
-        presence
-    }
-
-    fn sweep_batch(&mut self, now: Instant, wall_now: SystemTime, max: usize, events: &PageEvents) -> usize {
-        let mut removed = 0;
-        while removed < max && self.expirations.first().is_some_and(|(deadline, ..)| *deadline < now) {
-            let Some((_, page, key)) = self.expirations.pop_first() else { break };
-            let mut changes = Changes::default();
-            if let Some(entry) = self.pages.get_mut(&page) {
-                entry.remove(&key, &mut changes);
-            }
-            self.commit(&page, changes, events, wall_now);
-            removed += 1;
+        self.events.prune();
+        if removed >= TRIM_AFTER {
+            self.give_back_memory();
         }
         removed
     }
-}
 
-impl Page {
-    fn add(&mut self, key: &TabKey, state: TabState, expires_at: Instant, changes: &mut Changes) -> &mut Tab {
-        let count = self.tabs_per_user.entry(key.user.clone()).or_default();
-        *count += 1;
-        if *count == 1 {
-            changes.events.push(PageEvent::Joined(key.user.clone()));
-        }
-        changes.changed = true;
-        self.earliest_expiry = Some(self.earliest_expiry.map_or(expires_at, |earliest| earliest.min(expires_at)));
-        self.tabs.entry(key.clone()).or_insert(Tab { state, expires_at })
+    fn sweep_batch(&self, shard: &Mutex<Shard>) -> (usize, bool) {
+        let mut locked = shard.lock();
+        let swept = locked.sweep_batch(SWEEP_BATCH, &self.context());
+        MutexGuard::unlock_fair(locked);
+        swept
     }
 
-    /// Removes the tab; answers its expiry if it was there.
-    fn remove(&mut self, key: &TabKey, changes: &mut Changes) -> Option<Instant> {
-        let tab = self.tabs.remove(key)?;
-        changes.changed = true;
-        if let Some(count) = self.tabs_per_user.get_mut(&key.user) {
-            *count -= 1;
-            if *count == 0 {
-                self.tabs_per_user.remove(&key.user);
-                changes.events.push(PageEvent::Left(key.user.clone()));
-            }
+    fn give_back_memory(&self) {
+        for shard in self.shards.iter() {
+            shard.lock().shrink();
         }
-        Some(tab.expires_at)
+        // glibc keeps freed small chunks for reuse; without this the RSS of a million
+        // expired tabs would stay at its peak. It runs outside every shard lock.
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        // SAFETY: malloc_trim only returns free memory to the system; it is thread-safe.
+        unsafe {
+            libc::malloc_trim(0);
+        }
     }
 }
 
@@ -338,16 +156,23 @@ impl PresenceStore for MemoryStore {
     }
 
     async fn leave(&self, page: &PagePath, tab: &TabKey) -> anyhow::Result<Version> {
-        Ok(self.update(page, |state, changes| state.leave(page, tab, changes)).1)
+        let cx = self.shared.context();
+        Ok(self.shared.shard(page).leave(page, tab, &cx))
     }
 
     async fn version(&self, page: &PagePath) -> anyhow::Result<Version> {
-        Ok(self.update(page, |_, _| {}).1)
+        let cx = self.shared.context();
+        Ok(self.shared.shard(page).read(page, &cx, None))
     }
 
     async fn presence(&self, page: &PagePath) -> anyhow::Result<PagePresence> {
-        let (state, _) = self.update(page, |_, _| {});
-        Ok(state.presence(page))
+        let cx = self.shared.context();
+        let mut tabs = Vec::new();
+        let version = self.shared.shard(page).read(page, &cx, Some(&mut tabs));
+        // Folded outside the lock: the shard is only held to copy the tabs.
+        let mut presence = aggregate(tabs.iter().map(|(user, tab)| (user, tab)));
+        presence.version = version;
+        Ok(presence)
     }
 
     async fn sweep(&self) -> anyhow::Result<usize> {
@@ -355,27 +180,22 @@ impl PresenceStore for MemoryStore {
     }
 
     async fn page_counts(&self) -> anyhow::Result<Vec<PageCounts>> {
-        // Tabs past the TTL are not live: drop the ones that are due before counting.
-        self.shared.sweep().await;
-        Ok(self.shared.lock().page_counts())
+        let cx = self.shared.context();
+        Ok(self.shared.shards.iter().flat_map(|shard| shard.lock().page_counts(&cx)).collect())
     }
 
     async fn peak(&self, page: &PagePath) -> anyhow::Result<Option<Peak>> {
-        Ok(self.shared.lock().peaks.get(page).map(|entry| entry.peak))
+        Ok(self.shared.shard(page).peak(page))
     }
 
     async fn unsaved_peaks(&self) -> anyhow::Result<Vec<(PagePath, Peak)>> {
-        let state = self.shared.lock();
-        Ok(state
-            .peaks
-            .iter()
-            .filter(|(_, entry)| !entry.saved)
-            .map(|(page, entry)| (page.clone(), entry.peak))
-            .collect())
+        Ok(self.shared.shards.iter().flat_map(|shard| shard.lock().unsaved_peaks().collect::<Vec<_>>()).collect())
     }
 
     async fn peaks_saved(&self, saved: &[(PagePath, Peak)]) -> anyhow::Result<()> {
-        self.shared.lock().peaks_saved(saved);
+        for (page, peak) in saved {
+            self.shared.shard(page).peak_saved(page, peak);
+        }
         Ok(())
     }
 
@@ -388,11 +208,15 @@ impl PresenceStore for MemoryStore {
 mod tests {
     use super::*;
     use crate::domain::{TabId, UserId};
+    use crate::store::events::PageEvent;
+    use std::time::SystemTime;
     use tokio::time::advance;
 
     const TTL: Duration = Duration::from_secs(45);
     /// Long enough that the background sweep never runs unless a test asks for it.
     const NEVER: Duration = Duration::from_secs(3600);
+    /// How long past its deadline a tab may wait for the sweep.
+    const SWEEP_LAG: Duration = Duration::from_millis(250);
 
     fn page(path: &str) -> PagePath {
         PagePath::parse(path).unwrap()
@@ -416,18 +240,19 @@ mod tests {
     }
 
     impl MemoryStore {
-        fn tab_entries(&self) -> (usize, usize, usize) {
-            let state = self.shared.lock();
-            (state.pages.len(), state.pages.values().map(|page| page.tabs.len()).sum(), state.expirations.len())
+        /// `(pages, tabs)` held, live or not yet swept.
+        fn tab_entries(&self) -> (usize, usize) {
+            let (pages, tabs, _) = self.sizes();
+            (pages, tabs)
         }
 
         fn peak_entries(&self) -> usize {
-            self.shared.lock().peaks.len()
+            self.shared.shards.iter().map(|shard| shard.lock().peak_entries()).sum()
         }
 
         /// What the clock said `elapsed` after the store started.
         fn wall(&self, elapsed: Duration) -> SystemTime {
-            self.shared.started.1 + elapsed
+            self.shared.clock.started_wall() + elapsed
         }
     }
 
@@ -492,7 +317,7 @@ mod tests {
         assert_eq!(users(&store, &docs).await.len(), 2, "exactly TTL is live");
         advance(Duration::from_millis(1)).await;
         assert_eq!(users(&store, &docs).await, [("bob".into(), 1)]);
-        assert_eq!(store.tab_entries(), (1, 1, 1), "lazy expiry freed alice's entry");
+        assert_eq!(store.tab_entries(), (1, 1), "lazy expiry freed alice's entry");
     }
 
     #[tokio::test(start_paused = true)]
@@ -516,7 +341,7 @@ mod tests {
         assert_eq!(store.leave(&docs, &tab("mallory", "t1")).await.unwrap(), joined, "same tab id, other user");
         store.leave(&docs, &tab("alice", "t1")).await.unwrap();
         assert_eq!(store.leave(&docs, &tab("alice", "t1")).await.unwrap(), Version::EMPTY);
-        assert_eq!(store.tab_entries(), (0, 0, 0));
+        assert_eq!(store.tab_entries(), (0, 0));
     }
 
     #[tokio::test(start_paused = true)]
@@ -575,7 +400,7 @@ mod tests {
         let docs = page("/docs");
         store.join(&docs, &tab("alice", "t1"), None).await.unwrap();
         let mut events = store.events().subscribe(&docs);
-        advance(TTL + Duration::from_millis(1)).await;
+        advance(TTL + SWEEP_LAG).await;
         assert_eq!(store.sweep().await.unwrap(), 1);
         assert_eq!(drain(&mut events), [PageEvent::Left(user("alice")), PageEvent::Changed(Version::EMPTY)]);
     }
@@ -590,7 +415,7 @@ mod tests {
         store.join(&page("/p0"), &tab("alice", "t1"), None).await.unwrap();
         // Sleeping (unlike `advance`) lets the sweeper's tick run on this paused clock.
         tokio::time::sleep(TTL - Duration::from_secs(20)).await;
-        assert_eq!(store.tab_entries(), (1, 1, 1), "only the refreshed tab is left");
+        assert_eq!(store.sizes(), (1, 1, 1), "only the refreshed tab is left, queued once");
     }
 
     #[tokio::test(start_paused = true)]
@@ -608,9 +433,50 @@ mod tests {
         for i in 0..(SWEEP_BATCH + 5) {
             store.join(&page(&format!("/p{i}")), &tab("alice", "t"), None).await.unwrap();
         }
-        advance(TTL + Duration::from_millis(1)).await;
+        advance(TTL + SWEEP_LAG).await;
         assert_eq!(store.sweep().await.unwrap(), SWEEP_BATCH + 5);
-        assert_eq!(store.tab_entries(), (0, 0, 0));
+        assert_eq!(store.tab_entries(), (0, 0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_sweep_keeps_refreshed_tabs_and_forgets_departed_ones() {
+        let store = MemoryStore::start(TTL, NEVER);
+        let docs = page("/docs");
+        store.join(&docs, &tab("alice", "t1"), None).await.unwrap();
+        store.join(&docs, &tab("bob", "t1"), None).await.unwrap();
+        store.leave(&docs, &tab("bob", "t1")).await.unwrap();
+        // Carol's tab may take the slot bob's left, in the same bucket of the wheel.
+        store.join(&docs, &tab("carol", "t1"), None).await.unwrap();
+        advance(Duration::from_secs(30)).await;
+        store.heartbeat(&docs, &tab("alice", "t1"), false).await.unwrap();
+        advance(Duration::from_secs(15) + SWEEP_LAG).await;
+        assert_eq!(store.sweep().await.unwrap(), 1, "carol expired; alice's deadline moved on");
+        assert_eq!(users(&store, &docs).await, [("alice".into(), 1)]);
+        assert_eq!(store.sizes(), (1, 1, 1), "alice queued again under her new deadline, once");
+        advance(Duration::from_secs(30)).await;
+        assert_eq!(store.sweep().await.unwrap(), 1);
+        assert_eq!(store.sizes(), (0, 0, 0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn every_tab_is_found_again_among_many_on_many_pages() {
+        let store = MemoryStore::start(TTL, NEVER);
+        for i in 0..500 {
+            store
+                .join(&page(&format!("/p{}", i % 7)), &tab(&format!("u{}", i % 50), &format!("t{i}")), None)
+                .await
+                .unwrap();
+        }
+        for i in (0..500).step_by(2) {
+            store.leave(&page(&format!("/p{}", i % 7)), &tab(&format!("u{}", i % 50), &format!("t{i}"))).await.unwrap();
+        }
+        let tabs: usize = counts(&store).await.iter().map(|(_, _, tabs)| tabs).sum();
+        assert_eq!(tabs, 250);
+        for i in (1..500).step_by(2) {
+            let (path, key) = (page(&format!("/p{}", i % 7)), tab(&format!("u{}", i % 50), &format!("t{i}")));
+            let version = store.version(&path).await.unwrap();
+            assert_eq!(store.join(&path, &key, None).await.unwrap(), version, "tab {i} is still there");
+        }
     }
 
     #[tokio::test(start_paused = true)]

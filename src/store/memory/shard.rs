@@ -1,0 +1,387 @@
+//! One shard of the registry: the pages whose path hashes to it, their tabs, their expiry
+//! order and their peaks. Its methods run under the shard's lock and never wait.
+//!
+//! Tabs live in one slab of compact records (72 bytes); a page finds its tabs through a
+//! table of slot numbers (4 bytes each) hashed by user and tab id, so a heartbeat is two
+//! hash probes and three stores, with no allocation. Each page's peak is raised in `commit`,
+//! which every change passes through, so it is exact rather than sampled; it outlives an
+//! emptied page until the stats sampler has saved it.
+
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
+
+use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
+use slab::Slab;
+
+use super::clock::{Clock, Ticks};
+use super::compact_tab_id::CompactTabId;
+use super::wheel::{Bucket, Wheel};
+use crate::domain::{PagePath, UserId};
+use crate::store::events::{PageEvent, PageEvents};
+use crate::store::{PageCounts, Peak, TabKey, TabState, Version};
+
+/// What a change needs from outside its shard.
+pub struct Context<'a> {
+    pub now: Ticks,
+    pub clock: &'a Clock,
+    /// The store-wide version counter: versions never repeat, even for a page re-created.
+    pub versions: &'a AtomicU64,
+    pub events: &'a PageEvents,
+}
+
+/// How a touch changes a tab's editing state.
+#[derive(Clone, Copy)]
+pub enum Editing {
+    Keep,
+    Set(bool),
+}
+
+#[derive(Default)]
+pub struct Shard {
+    pages: Slab<Page>,
+    page_slots: HashMap<PagePath, u32>,
+    tabs: Slab<Tab>,
+    wheel: Wheel,
+    /// Peaks of live pages, and of pages gone since their peak was last saved: nothing
+    /// else, so the map stays as small as the pages are.
+    peaks: HashMap<PagePath, PeakEntry>,
+    hasher: DefaultHashBuilder,
+}
+
+struct Page {
+    path: PagePath,
+    /// Slots of its tabs, hashed by user and tab id.
+    tabs: HashTable<u32>,
+    /// Live tabs per user, so a user's first tab is a join and their last a leave.
+    tabs_per_user: HashMap<UserId, u32>,
+    /// No tab expires before this (a lower bound: refreshes only move deadlines later),
+    /// so lazy expiry scans the page only when a tab may really be due.
+    earliest_deadline: Ticks,
+    version: Version,
+}
+
+struct Tab {
+    user: UserId,
+    id: CompactTabId,
+    page: u32,
+    /// The wheel bucket its slot was queued in; its slot in any other bucket is stale.
+    queued_in: Bucket,
+    joined_at: Ticks,
+    /// When this tab began editing; `None` while it is not editing.
+    editing_since: Option<Ticks>,
+    deadline: Ticks,
+}
+
+struct PeakEntry {
+    peak: Peak,
+    /// Whether the stats sampler has saved this peak; a saved one of a gone page is dropped.
+    saved: bool,
+}
+
+/// What one operation did to a page, to publish once it is done.
+#[derive(Default)]
+struct Changes {
+    changed: bool,
+    events: Vec<PageEvent>,
+}
+
+impl Shard {
+    /// Adds the tab or refreshes it until `deadline`; answers the page's version.
+    pub fn touch(&mut self, path: &PagePath, key: &TabKey, deadline: Ticks, editing: Editing, cx: &Context) -> Version {
+        let mut changes = Changes::default();
+        let page = match self.page_slots.get(path) {
+            Some(&page) => {
+                self.purge(page, cx.now, &mut changes);
+                page
+            }
+            None => self.add_page(path, deadline),
+        };
+        let id = CompactTabId::from(&key.tab);
+        let hash = self.hasher.hash_one((&key.user, &id));
+        let slot = match self.find_tab(page, hash, &key.user, &id) {
+            Some(slot) => {
+                self.tabs[slot as usize].deadline = deadline;
+                slot
+            }
+            None => self.add_tab(page, hash, Tab::new(key.user.clone(), id, page, cx.now, deadline), &mut changes),
+        };
+        if let Editing::Set(is_editing) = editing {
+            let tab = &mut self.tabs[slot as usize];
+            if is_editing != tab.editing_since.is_some() {
+                tab.editing_since = is_editing.then_some(cx.now);
+                changes.changed = true;
+            }
+        }
+        self.commit(page, changes, cx)
+    }
+
+    /// Removes the tab if it is there; answers the page's version.
+    pub fn leave(&mut self, path: &PagePath, key: &TabKey, cx: &Context) -> Version {
+        let Some(&page) = self.page_slots.get(path) else { return Version::EMPTY };
+        let mut changes = Changes::default();
+        self.purge(page, cx.now, &mut changes);
+        let id = CompactTabId::from(&key.tab);
+        let hash = self.hasher.hash_one((&key.user, &id));
+        if let Some(slot) = self.find_tab(page, hash, &key.user, &id) {
+            self.remove_tab(slot, &mut changes);
+        }
+        self.commit(page, changes, cx)
+    }
+
+    /// The page's version, and its live tabs if `with_tabs`, after lazy expiry.
+    pub fn read(&mut self, path: &PagePath, cx: &Context, tabs: Option<&mut Vec<(UserId, TabState)>>) -> Version {
+        let Some(&page) = self.page_slots.get(path) else { return Version::EMPTY };
+        let mut changes = Changes::default();
+        self.purge(page, cx.now, &mut changes);
+        if let (Some(out), Some(entry)) = (tabs, self.pages.get(page as usize)) {
+            out.extend(entry.tabs.iter().map(|&slot| {
+                let tab = &self.tabs[slot as usize];
+                let state = TabState {
+                    joined_at: cx.clock.wall(tab.joined_at),
+                    editing_since: tab.editing_since.map(|at| cx.clock.wall(at)),
+                };
+                (tab.user.clone(), state)
+            }));
+        }
+        self.commit(page, changes, cx)
+    }
+
+    /// Removes up to about `max` expired tabs, committing each page they were on once.
+    /// Answers how many it removed, and whether expired tabs may be left.
+    pub fn sweep_batch(&mut self, max: usize, cx: &Context) -> (usize, bool) {
+        let mut changed_pages: HashMap<u32, Changes> = HashMap::new();
+        let (mut visited, mut removed) = (0, 0);
+        while visited < max {
+            let Some((bucket, slots)) = self.wheel.take_due(cx.now, max - visited) else { break };
+            visited += slots.len();
+            for slot in slots {
+                let Some(tab) = self.tabs.get_mut(slot as usize).filter(|tab| tab.queued_in == bucket) else {
+                    // Left or lazily expired before its bucket came due.
+                    continue;
+                };
+                if tab.deadline >= cx.now {
+                    tab.queued_in = self.wheel.push(slot, tab.deadline);
+                    continue;
+                }
+                let page = tab.page;
+                self.remove_tab(slot, changed_pages.entry(page).or_default());
+                removed += 1;
+            }
+        }
+        for (page, changes) in changed_pages {
+            self.commit(page, changes, cx);
+        }
+        (removed, visited >= max)
+    }
+
+    /// Gives back memory that a large sweep left unused.
+    pub fn shrink(&mut self) {
+        if self.tabs.len() < self.tabs.capacity() / 4 {
+            self.tabs.shrink_to_fit();
+        }
+        if self.pages.len() < self.pages.capacity() / 4 {
+            self.pages.shrink_to_fit();
+        }
+        if self.page_slots.len() < self.page_slots.capacity() / 4 {
+            self.page_slots.shrink_to_fit();
+        }
+        if self.peaks.len() < self.peaks.capacity() / 4 {
+            self.peaks.shrink_to_fit();
+        }
+    }
+
+    /// Every live page with its counts, after lazy expiry of each.
+    pub fn page_counts(&mut self, cx: &Context) -> Vec<PageCounts> {
+        let pages: Vec<u32> = self.pages.iter().map(|(page, _)| slot_number(page)).collect();
+        let mut counts = Vec::with_capacity(pages.len());
+        for page in pages {
+            let mut changes = Changes::default();
+            self.purge(page, cx.now, &mut changes);
+            if self.commit(page, changes, cx) == Version::EMPTY {
+                continue;
+            }
+            let entry = &self.pages[page as usize];
+            counts.push(PageCounts {
+                page: entry.path.clone(),
+                viewer_count: entry.tabs_per_user.len(),
+                tab_count: entry.tabs.len(),
+            });
+        }
+        counts
+    }
+
+    pub fn peak(&self, path: &PagePath) -> Option<Peak> {
+        self.peaks.get(path).map(|entry| entry.peak)
+    }
+
+    pub fn unsaved_peaks(&self) -> impl Iterator<Item = (PagePath, Peak)> + '_ {
+        self.peaks.iter().filter(|(_, entry)| !entry.saved).map(|(path, entry)| (path.clone(), entry.peak))
+    }
+
+    /// Marks the peak saved, unless it rose since; forgets a saved peak of a gone page.
+    pub fn peak_saved(&mut self, path: &PagePath, peak: &Peak) {
+        let live = self.page_slots.contains_key(path);
+        let Some(entry) = self.peaks.get_mut(path) else { return };
+        if entry.peak != *peak {
+            // It rose while being saved: the higher one is still to save.
+            return;
+        }
+        if live {
+            entry.saved = true;
+        } else {
+            self.peaks.remove(path);
+        }
+    }
+
+    /// `(pages, tabs, wheel entries)`, for tests and benchmarks.
+    pub fn sizes(&self) -> (usize, usize, usize) {
+        (self.pages.len(), self.tabs.len(), self.wheel.len())
+    }
+
+    #[cfg(test)]
+    pub fn peak_entries(&self) -> usize {
+        self.peaks.len()
+    }
+
+    fn add_page(&mut self, path: &PagePath, deadline: Ticks) -> u32 {
+        let page = Page {
+            path: path.clone(),
+            tabs: HashTable::new(),
+            tabs_per_user: HashMap::new(),
+            earliest_deadline: deadline,
+            version: Version::EMPTY,
+        };
+        let slot = slot_number(self.pages.insert(page));
+        self.page_slots.insert(path.clone(), slot);
+        slot
+    }
+
+    fn find_tab(&self, page: u32, hash: u64, user: &UserId, id: &CompactTabId) -> Option<u32> {
+        let tabs = &self.tabs;
+        self.pages[page as usize]
+            .tabs
+            .find(hash, |&slot| {
+                let tab = &tabs[slot as usize];
+                tab.user == *user && tab.id == *id
+            })
+            .copied()
+    }
+
+    fn add_tab(&mut self, page: u32, hash: u64, mut tab: Tab, changes: &mut Changes) -> u32 {
+        let entry = &mut self.pages[page as usize];
+        let count = entry.tabs_per_user.entry(tab.user.clone()).or_insert(0);
+        *count += 1;
+        if *count == 1 {
+            changes.events.push(PageEvent::Joined(tab.user.clone()));
+        }
+        changes.changed = true;
+        entry.earliest_deadline = entry.earliest_deadline.min(tab.deadline);
+        let slot = slot_number(self.tabs.vacant_key());
+        tab.queued_in = self.wheel.push(slot, tab.deadline);
+        self.tabs.insert(tab);
+        let (tabs, hasher) = (&self.tabs, &self.hasher);
+        entry.tabs.insert_unique(hash, slot, |&slot| tabs[slot as usize].hash(hasher));
+        slot
+    }
+
+    fn remove_tab(&mut self, slot: u32, changes: &mut Changes) {
+        let tab = self.tabs.remove(slot as usize);
+        let entry = &mut self.pages[tab.page as usize];
+        if let Ok(found) = entry.tabs.find_entry(tab.hash(&self.hasher), |&other| other == slot) {
+            found.remove();
+        }
+        changes.changed = true;
+        if let Some(count) = entry.tabs_per_user.get_mut(&tab.user) {
+            *count -= 1;
+            if *count == 0 {
+                entry.tabs_per_user.remove(&tab.user);
+                changes.events.push(PageEvent::Left(tab.user));
+            }
+        }
+    }
+
+    /// Lazy expiry: drops the page's expired tabs.
+    fn purge(&mut self, page: u32, now: Ticks, changes: &mut Changes) {
+        if self.pages[page as usize].earliest_deadline >= now {
+            return;
+        }
+        let expired: Vec<u32> = self.pages[page as usize]
+            .tabs
+            .iter()
+            .copied()
+            .filter(|&slot| self.tabs[slot as usize].deadline < now)
+            .collect();
+        for slot in expired {
+            self.remove_tab(slot, changes);
+        }
+        let tabs = &self.tabs;
+        let entry = &mut self.pages[page as usize];
+        entry.earliest_deadline = entry.tabs.iter().map(|&slot| tabs[slot as usize].deadline).min().unwrap_or(now);
+    }
+
+    /// Gives the page a new version if it changed (an empty page is dropped and is at
+    /// version 0), raises its peak, and publishes what happened.
+    fn commit(&mut self, page: u32, changes: Changes, cx: &Context) -> Version {
+        let entry = &mut self.pages[page as usize];
+        if changes.changed {
+            entry.version = Version(cx.versions.fetch_add(1, Ordering::Relaxed) + 1);
+        }
+        let viewer_count = entry.tabs_per_user.len();
+        let path = entry.path.clone();
+        let version = if entry.tabs.is_empty() {
+            self.pages.remove(page as usize);
+            self.page_slots.remove(&path);
+            // A saved peak of a page that is gone lives on in SQL; memory can let it go.
+            if self.peaks.get(&path).is_some_and(|entry| entry.saved) {
+                self.peaks.remove(&path);
+            }
+            Version::EMPTY
+        } else {
+            entry.version
+        };
+        if changes.changed {
+            self.raise_peak(&path, viewer_count, cx.clock.wall(cx.now));
+            cx.events.publish(&path, changes.events.into_iter().chain([PageEvent::Changed(version)]));
+        }
+        version
+    }
+
+    /// Keeps `viewer_count` as the page's peak if it is higher; an equal count keeps the
+    /// earlier time, when the peak was first reached.
+    fn raise_peak(&mut self, path: &PagePath, viewer_count: usize, at: SystemTime) {
+        let risen = PeakEntry { peak: Peak { viewer_count, at }, saved: false };
+        match self.peaks.get_mut(path) {
+            Some(entry) if entry.peak.viewer_count >= viewer_count => {}
+            Some(entry) => *entry = risen,
+            None if viewer_count > 0 => {
+                self.peaks.insert(path.clone(), risen);
+            }
+            None => {}
+        }
+    }
+}
+
+impl Tab {
+    fn new(user: UserId, id: CompactTabId, page: u32, now: Ticks, deadline: Ticks) -> Self {
+        Tab { user, id, page, queued_in: 0, joined_at: now, editing_since: None, deadline }
+    }
+
+    fn hash(&self, hasher: &DefaultHashBuilder) -> u64 {
+        hasher.hash_one((&self.user, &self.id))
+    }
+}
+
+fn slot_number(key: usize) -> u32 {
+    u32::try_from(key).expect("fewer than 4 billion tabs or pages in one shard")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tab_record_stays_compact() {
+        assert_eq!(size_of::<Tab>(), 72);
+    }
+}
