@@ -47,7 +47,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let database_dir = tempfile::tempdir().expect("a temp dir");
     let mut settings = Settings::defaults();
     settings.listen = "127.0.0.1:0".into();
-    settings.database_url = format!("sqlite:{}", database_dir.path().join("presence.db").display());
+    settings.database_url = fresh_database_url(&database_dir);
     settings.jwt_secret = Some(SecretString::from(JWT_SECRET));
     settings.cookie_secure = false;
     settings.dev_login = true;
@@ -57,6 +57,16 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let state = application.state();
     tokio::spawn(application.run_until_stopped());
     TestApp { address, settings, state, _database_dir: database_dir }
+}
+
+/// A new, empty database: on the Postgres server of `PRESENCE_TEST_DATABASE_URL` when it
+/// is set (`scripts/test.sh` runs the suite both ways), else a SQLite file in `dir`.
+fn fresh_database_url(dir: &tempfile::TempDir) -> String {
+    match std::env::var("PRESENCE_TEST_DATABASE_URL") {
+        // The directory creates the database it is pointed at; the name is what is new.
+        Ok(server) => format!("{}/presence_test_{:016x}", server.trim_end_matches('/'), rand::random::<u64>()),
+        Err(_) => format!("sqlite:{}", dir.path().join("presence.db").display()),
+    }
 }
 
 impl TestApp {
