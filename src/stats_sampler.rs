@@ -25,7 +25,7 @@ async fn sample_until_dropped(state: Weak<AppState>, every: Duration, retention:
     let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     ticks.tick().await;
-    let mut sampler = Sampler { retention, last_live: HashSet::new() };
+    let mut sampler = Sampler { every, retention, last_live: HashSet::new() };
     loop {
         ticks.tick().await;
         let Some(state) = state.upgrade() else { return };
@@ -37,6 +37,7 @@ async fn sample_until_dropped(state: Weak<AppState>, every: Duration, retention:
 }
 
 struct Sampler {
+    every: Duration,
     retention: Duration,
     /// The pages that had viewers at the last sample: one that has none now gets a 0, so
     /// the history shows where the viewers went instead of a gap.
@@ -45,7 +46,7 @@ struct Sampler {
 
 impl Sampler {
     async fn sample(&mut self, state: &AppState) -> anyhow::Result<()> {
-        let at = SystemTime::now();
+        let at = start_of_interval(SystemTime::now(), self.every);
         let counts = state.store.page_counts().await.context("counting the live pages")?;
         let peaks = state.store.unsaved_peaks().await.context("reading the peaks")?;
         let live: HashSet<PagePath> = counts.iter().map(|c| c.page.clone()).collect();
@@ -60,5 +61,29 @@ impl Sampler {
         let forgotten = state.directory.forget_stats_before(cutoff).await?;
         tracing::debug!(pages = samples.len(), peaks = peaks.len(), forgotten, "sampled the viewer stats");
         Ok(())
+    }
+}
+
+/// Samples are dated at the start of their interval, so instances sharing a registry
+/// (which count the same viewers) write the same row, once, instead of one each.
+fn start_of_interval(now: SystemTime, every: Duration) -> SystemTime {
+    let every_ms = every.as_millis().max(1);
+    let since_epoch_ms = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis();
+    let start_ms = u64::try_from(since_epoch_ms - since_epoch_ms % every_ms).unwrap_or(u64::MAX);
+    UNIX_EPOCH + Duration::from_millis(start_ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn samples_are_dated_at_the_start_of_their_interval() {
+        let at = |ms| UNIX_EPOCH + Duration::from_millis(ms);
+        let minute = Duration::from_secs(60);
+        assert_eq!(start_of_interval(at(120_000), minute), at(120_000));
+        assert_eq!(start_of_interval(at(179_999), minute), at(120_000));
+        assert_eq!(start_of_interval(at(180_001), minute), at(180_000));
+        assert_eq!(start_of_interval(at(5), Duration::ZERO), at(5));
     }
 }
