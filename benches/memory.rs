@@ -3,7 +3,7 @@
 //!
 //! 1. RSS and heap per live tab once 1 M tabs joined, and once each heartbeated, each
 //!    request's ids parsed afresh as the handlers parse them; then RSS once they all
-//!    expired and were swept, before and after `malloc_trim(0)`.
+//!    expired and were swept, and once jemalloc purged the pages they freed.
 //! 2. Heap and RSS per tab of the same tabs with every id allocated once beforehand: what
 //!    the maps and the expiry set cost by themselves.
 //! 3. Heartbeat latency (p50/p99/max) on one thread while another sweeps 1 M expired tabs.
@@ -13,7 +13,7 @@
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
 use std::sync::{Barrier, OnceLock};
 use std::time::{Duration, Instant};
@@ -21,14 +21,18 @@ use std::time::{Duration, Instant};
 use presence::domain::{PagePath, TabId, UserId};
 use presence::store::memory::MemoryStore;
 use presence::store::{PresenceStore, TabKey};
+use tikv_jemallocator::Jemalloc;
 use tokio::runtime::Handle;
 
 /// Long enough that the background sweep never runs: the program sweeps when it means to.
 const NEVER: Duration = Duration::from_secs(365 * 24 * 3600);
+/// jemalloc's background thread purges pages unused for a second (`.cargo/config.toml`).
+const PURGED_WITHIN: Duration = Duration::from_secs(3);
 /// Live tabs heartbeated while the sweep runs, on pages of their own.
 const LIVE_TABS: usize = 1_000;
 
-/// The system allocator (glibc malloc here), counting the bytes the program holds.
+/// The service's allocator (jemalloc, as `src/main.rs` sets it), counting the bytes the
+/// program holds.
 struct Counting;
 
 static HEAP: AtomicIsize = AtomicIsize::new(0);
@@ -41,30 +45,30 @@ fn count(bytes: isize) {
     }
 }
 
-// SAFETY: every call goes to `System` unchanged; the counter only observes.
+// SAFETY: every call goes to `Jemalloc` unchanged; the counter only observes.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         count(layout.size() as isize);
-        // SAFETY: the caller upholds `alloc`'s contract, which `System` shares.
-        unsafe { System.alloc(layout) }
+        // SAFETY: the caller upholds `alloc`'s contract, which `Jemalloc` shares.
+        unsafe { Jemalloc.alloc(layout) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         count(-(layout.size() as isize));
         // SAFETY: as above.
-        unsafe { System.dealloc(ptr, layout) }
+        unsafe { Jemalloc.dealloc(ptr, layout) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         count(layout.size() as isize);
         // SAFETY: as above.
-        unsafe { System.alloc_zeroed(layout) }
+        unsafe { Jemalloc.alloc_zeroed(layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         count(new_size as isize - layout.size() as isize);
         // SAFETY: as above.
-        unsafe { System.realloc(ptr, layout, new_size) }
+        unsafe { Jemalloc.realloc(ptr, layout, new_size) }
     }
 }
 
@@ -108,18 +112,6 @@ const MIB: f64 = 1024.0 * 1024.0;
 
 fn mib(bytes: isize) -> String {
     format!("{:.1} MiB", bytes as f64 / MIB)
-}
-
-/// Hands glibc's free pages back to the OS; elsewhere there is nothing to call.
-fn trim() -> bool {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        // SAFETY: malloc_trim only walks the allocator's own free lists.
-        unsafe { libc::malloc_trim(0) };
-        true
-    }
-    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-    false
 }
 
 struct Run {
@@ -191,20 +183,16 @@ impl Run {
         eprintln!("swept {removed} tabs in {:.2?}", started.elapsed());
         assert_eq!(removed, self.tabs, "every tab expired by the sweep");
         Usage::now().report("all expired and swept", start, 0);
+        std::thread::sleep(PURGED_WITHIN);
+        Usage::now().report(&format!("{PURGED_WITHIN:?} later (jemalloc purged the free pages)"), start, 0);
         // The stats sampler saves the peaks of the gone pages, so the store may forget them.
         self.handle.block_on(async {
             let peaks = store.unsaved_peaks().await.unwrap();
             store.peaks_saved(&peaks).await.unwrap();
         });
-        Usage::now().report("peaks saved (as the stats sampler does)", start, 0);
-        let started = Instant::now();
-        if trim() {
-            let took = started.elapsed();
-            Usage::now().report(&format!("after malloc_trim(0), which took {took:.1?}"), start, 0);
-        }
         drop(store);
-        trim();
-        Usage::now().report("store dropped (and trimmed)", start, 0);
+        std::thread::sleep(PURGED_WITHIN);
+        Usage::now().report("peaks saved, store dropped", start, 0);
     }
 
     /// The same registry with every id allocated once, before the start, and shared by
@@ -222,7 +210,6 @@ impl Run {
                 (pages[i % pages.len()].clone(), TabKey { user, tab })
             })
             .collect();
-        trim();
         println!("\n## Memory of the maps alone: the same tabs, every id allocated once beforehand\n");
         println!("| moment | RSS | RSS since start | heap since start |");
         println!("| --- | ---: | ---: | ---: |");

@@ -21,6 +21,10 @@ use presence::snapshot_cache::SnapshotCache;
 use presence::store::memory::MemoryStore;
 use presence::store::{PresenceStore, TabKey, Version};
 
+/// The service's allocator, as `src/main.rs` sets it.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Long enough that no tab expires while the benchmarks run.
 const LONG_TTL: Duration = Duration::from_secs(24 * 3600);
 /// The production TTL, which the sweep benchmark's paused clock jumps past.

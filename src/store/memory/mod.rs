@@ -31,8 +31,8 @@ const SHARDS: usize = 32;
 /// The most expiry entries one sweep step visits under a shard's lock (well under a
 /// millisecond's work).
 const SWEEP_BATCH: usize = 1_000;
-/// After a sweep removed this many tabs, memory they held is handed back to the system.
-const TRIM_AFTER: usize = 10_000;
+/// After a sweep removed this many tabs, the shards let go of the room they held.
+const SHRINK_AFTER: usize = 10_000;
 
 pub struct MemoryStore {
     shared: Arc<Shared>,
@@ -104,8 +104,10 @@ impl Shared {
             }
         }
         self.events.prune();
-        if removed >= TRIM_AFTER {
-            self.give_back_memory();
+        if removed >= SHRINK_AFTER {
+            for shard in self.shards.iter() {
+                shard.lock().shrink();
+            }
         }
         removed
     }
@@ -115,19 +117,6 @@ impl Shared {
         let swept = locked.sweep_batch(SWEEP_BATCH, &self.context());
         MutexGuard::unlock_fair(locked);
         swept
-    }
-
-    fn give_back_memory(&self) {
-        for shard in self.shards.iter() {
-            shard.lock().shrink();
-        }
-        // glibc keeps freed small chunks for reuse; without this the RSS of a million
-        // expired tabs would stay at its peak. It runs outside every shard lock.
-        #[cfg(all(target_os = "linux", target_env = "gnu"))]
-        // SAFETY: malloc_trim only returns free memory to the system; it is thread-safe.
-        unsafe {
-            libc::malloc_trim(0);
-        }
     }
 }
 
