@@ -2,6 +2,8 @@
 
 mod bad_input;
 mod cli;
+#[path = "../common/mod.rs"]
+mod common;
 mod health;
 mod heartbeat;
 mod helpers;
