@@ -26,8 +26,8 @@
 //! done on, or found expired by, any other.
 //!
 //! # Faults
-//! Connection and response timeouts and one quick reconnect attempt bound how long a call
-//! waits for a Redis that is down; the error becomes a 503. A later call reconnects (the
+//! Connection and response timeouts and a single attempt per reconnect bound how long a
+//! call waits for a Redis that is down (about a second at most); the error becomes a 503. A later call reconnects (the
 //! background sweep makes one every sweep interval), so the store recovers by itself.
 
 use std::convert::Infallible;
@@ -44,12 +44,9 @@ use super::events::{PageEvent, PageEvents};
 use super::{aggregate, PageCounts, PagePresence, Peak, PresenceStore, TabKey, TabState, Version};
 use crate::domain::{PagePath, UserId};
 
+/// The most a call waits for Redis to accept a connection, and then for each answer.
 const CONNECTION_TIMEOUT: Duration = Duration::from_secs(1);
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(1);
-/// A call that meets a Redis that is down waits for this many quick reconnect attempts
-/// (at most this far apart) before it fails; the next call tries again.
-const RECONNECT_RETRIES: usize = 1;
-const RECONNECT_MAX_DELAY_MS: u64 = 200;
 /// Pages the sweep reads from the index at a time.
 const SWEEP_BATCH: usize = 500;
 
@@ -122,8 +119,9 @@ impl RedisStore {
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(CONNECTION_TIMEOUT)
             .set_response_timeout(RESPONSE_TIMEOUT)
-            .set_number_of_retries(RECONNECT_RETRIES)
-            .set_max_delay(RECONNECT_MAX_DELAY_MS)
+            // One attempt per reconnect: a call that meets a Redis that is down fails at
+            // once (retries back off by a second or more), and the next call tries again.
+            .set_number_of_retries(0)
             .set_push_sender(feed(events.clone()))
             .set_automatic_resubscription();
         let mut redis =
