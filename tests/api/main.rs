@@ -11,6 +11,7 @@ mod join;
 mod leave;
 mod list;
 mod openapi;
+mod redis_mode;
 mod session;
 mod stats;
 mod stream;

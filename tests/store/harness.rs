@@ -1,9 +1,7 @@
 //! How a store test gets its stores: `Backend` makes them, `for_each_store!` runs a test
 //! against each backend, and the helpers wait for what takes time, with a bound.
 
-use std::io::Write;
-use std::sync::Once;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use presence::domain::{PagePath, TabId, UserId};
 use presence::store::events::PageEvent;
@@ -13,6 +11,7 @@ use presence::store::{PageCounts, PresenceStore, TabKey};
 use tokio::sync::broadcast::Receiver;
 
 pub use crate::common::eventually;
+use crate::common::TestRedis;
 
 /// A TTL no test outlasts, for tests that are not about expiry...
 pub const LONG: Duration = Duration::from_secs(600);
@@ -49,7 +48,7 @@ pub enum Backend {
     /// Each store is a registry of its own.
     Memory,
     /// Every store is another instance on one registry: the test's own key prefix.
-    Redis { url: String, prefix: String },
+    Redis(TestRedis),
 }
 
 impl Backend {
@@ -57,53 +56,20 @@ impl Backend {
         Backend::Memory
     }
 
-    /// A Redis registry of the test's own, or `None` (saying so once) without a Redis to use.
+    /// A Redis registry of the test's own, or `None` without a Redis to use.
     pub fn redis(test: &str) -> Option<Self> {
-        let Ok(url) = std::env::var("PRESENCE_TEST_REDIS_URL") else {
-            static SKIPPED: Once = Once::new();
-            // Straight to stderr, which the test harness does not capture.
-            SKIPPED.call_once(|| {
-                let note = "PRESENCE_TEST_REDIS_URL is not set: the Redis cases of the store tests were SKIPPED\n";
-                let _ = std::io::stderr().write_all(note.as_bytes());
-            });
-            return None;
-        };
-        Some(Backend::Redis { url, prefix: unique_prefix(test) })
+        TestRedis::for_test(test).map(Backend::Redis)
     }
 
     /// A store with this TTL, sweeping in the background every `sweep_every`.
     pub async fn open(&self, ttl: Duration, sweep_every: Duration) -> Box<dyn PresenceStore> {
         match self {
             Backend::Memory => Box::new(MemoryStore::start(ttl, sweep_every)),
-            Backend::Redis { url, prefix } => {
-                Box::new(RedisStore::connect(url, prefix, ttl, sweep_every).await.expect("Redis answers"))
+            Backend::Redis(redis) => {
+                Box::new(RedisStore::connect(&redis.url, &redis.prefix, ttl, sweep_every).await.expect("Redis answers"))
             }
         }
     }
-}
-
-impl Drop for Backend {
-    /// Deletes the test's keys, so the shared Redis keeps nothing of it.
-    fn drop(&mut self) {
-        let Backend::Redis { url, prefix } = self else { return };
-        let deleted = (|| -> redis::RedisResult<()> {
-            let mut redis = redis::Client::open(url.as_str())?.get_connection()?;
-            let keys: Vec<String> = redis::Commands::scan_match(&mut redis, format!("{prefix}:*"))?.collect();
-            if !keys.is_empty() {
-                redis::cmd("DEL").arg(keys).exec(&mut redis)?;
-            }
-            Ok(())
-        })();
-        if let Err(error) = deleted {
-            eprintln!("could not delete the test keys {prefix}:*: {error}");
-        }
-    }
-}
-
-/// A key prefix no other test, and no earlier run, uses: test name, process and time.
-pub fn unique_prefix(test: &str) -> String {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
-    format!("presence-test:{}:{}-{nanos}", test.replace("::", "."), std::process::id())
 }
 
 pub fn page(path: &str) -> PagePath {
