@@ -13,6 +13,7 @@ for_each_store!(
     a_heartbeat_re_creates_an_expired_tab,
     the_sweep_removes_expired_tabs_and_tells_watchers,
     the_background_sweep_frees_pages_nobody_reads,
+    the_sweep_goes_on_past_a_batch,
     page_counts_leave_out_expired_tabs,
 );
 
@@ -65,6 +66,21 @@ async fn the_background_sweep_frees_pages_nobody_reads(backend: Backend) {
         came_and_went("alice", joined),
         "nothing but the background sweep touched the page"
     );
+    assert!(counts(&*store).await.is_empty());
+}
+
+/// More expired pages (and tabs) than either store sweeps in one batch.
+async fn the_sweep_goes_on_past_a_batch(backend: Backend) {
+    let store = backend.open(SHORT, NEVER).await;
+    for i in 0..1_100 {
+        store.join(&page(&format!("/p{i}")), &tab("alice", "t1"), None).await.unwrap();
+    }
+    let removed = Cell::new(0);
+    let swept = eventually(PATIENCE, || async {
+        removed.set(removed.get() + store.sweep().await.unwrap());
+        removed.get() >= 1_100
+    });
+    assert!(swept.await, "swept {} of 1100", removed.get());
     assert!(counts(&*store).await.is_empty());
 }
 
