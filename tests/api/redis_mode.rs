@@ -71,7 +71,7 @@ async fn a_session_opened_on_one_instance_works_on_another_until_either_ends_it(
 #[tokio::test]
 async fn instances_share_presence_etags_and_live_updates_including_expiry() {
     let Some(redis) = TestRedis::for_test(module_path!()) else { return };
-    let (a, b) = two_instances(&redis, 2_000).await;
+    let (a, b) = two_instances(&redis, 3_000).await;
     let bob = b.dev_user("bob", "Bob").await;
     let mut stream = EventStream::open(&bob, "/docs").await;
     let first = stream.next_named("snapshot", SOON).await.expect("the first snapshot");

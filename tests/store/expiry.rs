@@ -52,8 +52,12 @@ async fn the_sweep_removes_expired_tabs_and_tells_watchers(backend: Backend) {
     });
     assert!(swept.await, "the sweep found the three tabs");
     assert_eq!(removed.get(), 3);
-    assert_eq!(next_events(&mut events, 4).await, came_and_went("alice", joined));
     assert!(counts(&*store).await.is_empty());
+    assert_eq!(store.leave(&docs, &tab("alice", "t1")).await.unwrap(), Version::EMPTY, "a swept tab is gone");
+    let bob = store.join(&docs, &tab("bob", "t1"), None).await.unwrap();
+    let mut heard = came_and_went("alice", joined).to_vec();
+    heard.extend([PageEvent::Joined(user("bob")), PageEvent::Changed(bob)]);
+    assert_eq!(next_events(&mut events, 6).await, heard, "leaving a swept tab tells nobody");
 }
 
 async fn the_background_sweep_frees_pages_nobody_reads(backend: Backend) {
