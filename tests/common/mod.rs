@@ -32,8 +32,9 @@ impl TestRedis {
         let Ok(url) = std::env::var("PRESENCE_TEST_REDIS_URL") else {
             static SKIPPED: Once = Once::new();
             SKIPPED.call_once(|| {
-                let binary = std::env::args().next().unwrap_or_default();
-                let note = format!("PRESENCE_TEST_REDIS_URL is not set: the Redis cases of {binary} were SKIPPED\n");
+                let tests = env!("CARGO_CRATE_NAME");
+                let note =
+                    format!("PRESENCE_TEST_REDIS_URL is not set: the Redis cases of the {tests} tests were SKIPPED\n");
                 // Straight to stderr, which the test harness does not capture.
                 let _ = std::io::stderr().write_all(note.as_bytes());
             });
