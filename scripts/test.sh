@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Every test of the project, as CI runs it: the Rust suites, the JS client's unit tests,
-# the real-browser tests, then the README's curl walkthrough pasted as is.
+# Every test of the project, as CI runs it: the Rust suites (their Redis cases against the
+# Redis at PRESENCE_TEST_REDIS_URL), the JS client's unit tests, the real-browser tests, then
+# the README's curl walkthrough pasted as is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,10 +21,23 @@ drop_test_databases() {
     while read -r database; do psql "$postgres/postgres" -qc "drop database \"$database\" with (force)"; done
 }
 
-if [ ! -x /usr/bin/chromium ]; then
-  [ "$(id -u)" = 0 ] || { echo "Chromium is missing and only root can apt-get install it" >&2; exit 1; }
+# Installs the Debian packages named, which only root can.
+install() {
+  [ "$(id -u)" = 0 ] || { echo "$* is missing and only root can apt-get install it" >&2; exit 1; }
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" > /dev/null
+}
+[ -x /usr/bin/chromium ] || install chromium
+# redis-server for the test that stops and restarts a Redis of its own, redis-cli for the check below.
+{ command -v redis-server && command -v redis-cli; } > /dev/null || install redis-server
+
+# The Redis cases are skipped without this; here they must run, so a Redis that does not
+# answer fails the run.
+export PRESENCE_TEST_REDIS_URL="${PRESENCE_TEST_REDIS_URL:-redis://127.0.0.1:6379}"
+if [ "$(redis-cli -u "$PRESENCE_TEST_REDIS_URL" ping 2>&1)" != PONG ]; then
+  echo "Redis does not answer at $PRESENCE_TEST_REDIS_URL: start one, e.g." \
+    "redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no" >&2
+  exit 1
 fi
 
 cargo fmt --check

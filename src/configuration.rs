@@ -116,6 +116,15 @@ pub struct Settings {
     #[arg(long, env = "PRESENCE_DATABASE_URL", default_value = "sqlite:presence.db", global = true)]
     pub database_url: String,
 
+    /// Redis URL, redis://[[user]:password@]host[:port][/db]: when set, the registry, the
+    /// sessions and the live updates are kept in Redis, so any number of instances agree.
+    #[arg(long, env = "PRESENCE_REDIS_URL", hide_env_values = true, global = true)]
+    pub redis_url: Option<SecretString>,
+
+    /// Prefix of every Redis key and channel, so several deployments can share one Redis.
+    #[arg(long, env = "PRESENCE_REDIS_PREFIX", default_value = "presence", global = true)]
+    pub redis_prefix: String,
+
     /// Log lines for people (pretty) or for machines (json); RUST_LOG sets the level.
     #[arg(long, env = "PRESENCE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty, global = true)]
     pub log_format: LogFormat,

@@ -10,10 +10,11 @@
 //! - [`telemetry`]: the tracing subscriber.
 //! - [`error`]: `ApiError`, every failure as RFC 9457 problem+json.
 //! - [`state`]: `AppState`, what handlers share.
-//! - [`auth`]: the typed session, JWT checks and the `CurrentUser` extractor.
+//! - [`auth`]: the typed session and where it is stored, JWT checks and the `CurrentUser`
+//!   extractor.
 //! - [`domain`]: `PagePath`, `TabId`, `UserId`, `Profile` and the wire `Snapshot`.
-//! - [`store`]: the `PresenceStore` trait and its in-memory registry, with each page's
-//!   counts and exact peak.
+//! - [`store`]: the `PresenceStore` trait, its in-memory registry and its Redis registry
+//!   (shared by every instance, `page.lua` its script), with each page's counts and exact peak.
 //! - [`directory`]: user profiles and viewer stats in SQL (sqlx, `migrations/`).
 //! - [`stats_sampler`]: the background task that samples viewer counts into SQL.
 //! - [`snapshot_cache`]: each page's snapshot, serialized once per version.

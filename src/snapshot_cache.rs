@@ -3,9 +3,14 @@
 //!
 //! Viewers are kept as JSON, each as everyone but its own user sees it; answering a caller
 //! copies the fragments it needs and marks the caller's own as `isCurrentUser`.
+//!
+//! ETags come from the content, not from the version: versions differ between a restarted
+//! process and its predecessor, and profiles are cached per process, so only a digest of
+//! what the body is made of gives the same snapshot the same tag on every instance.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex};
 
 use actix_web::http::header::EntityTag;
@@ -22,8 +27,6 @@ const MAX_CACHED_PAGES: usize = 50_000;
 pub struct SnapshotCache {
     built: Mutex<HashMap<PagePath, Arc<BuiltSnapshot>>>,
     timing: Timing,
-    /// Tells this process's versions from another's (or a restarted one's) in ETags.
-    epoch: u64,
 }
 
 pub struct BuiltSnapshot {
@@ -35,12 +38,13 @@ pub struct BuiltSnapshot {
     editor: Option<UserId>,
     tab_count: usize,
     timing: Timing,
-    epoch: u64,
+    /// A digest of everything every caller's body is made of (see [`BuiltSnapshot::etag`]).
+    content: u64,
 }
 
 impl SnapshotCache {
     pub fn new(timing: Timing) -> Self {
-        Self { built: Mutex::default(), timing, epoch: rand::random() }
+        Self { built: Mutex::default(), timing }
     }
 
     /// The page's snapshot at `version` (or later), built only if the cache lacks it.
@@ -66,7 +70,7 @@ impl SnapshotCache {
                 Ok((viewer.user.clone(), RawValue::from_string(json)?))
             })
             .collect::<serde_json::Result<_>>()?;
-        let built = Arc::new(BuiltSnapshot {
+        let mut built = BuiltSnapshot {
             page: page.clone(),
             version: presence.version,
             generation,
@@ -74,8 +78,10 @@ impl SnapshotCache {
             editor: presence.editor().cloned(),
             tab_count: presence.tab_count,
             timing: self.timing,
-            epoch: self.epoch,
-        });
+            content: 0,
+        };
+        built.content = built.digest();
+        let built = Arc::new(built);
         let mut cache = self.lock();
         if cache.len() >= MAX_CACHED_PAGES {
             cache.clear();
@@ -90,6 +96,24 @@ impl SnapshotCache {
 }
 
 impl BuiltSnapshot {
+    /// What every caller's body is made of, hashed: equal content gives an equal digest on
+    /// every instance running the same build.
+    fn digest(&self) -> u64 {
+        let mut hasher = DefaultHasher::new();
+        self.page.as_str().hash(&mut hasher);
+        for (_, json) in &self.viewers {
+            json.get().hash(&mut hasher);
+        }
+        (
+            self.editor.as_ref().map(UserId::as_str),
+            self.tab_count,
+            self.timing.ttl_ms,
+            self.timing.heartbeat_interval_ms,
+        )
+            .hash(&mut hasher);
+        hasher.finish()
+    }
+
     /// Which viewers `caller` gets under `limit`: the first ones, and always the caller.
     fn shown(&self, caller: &UserId, limit: usize) -> (Vec<usize>, Option<usize>) {
         let mine = self.viewers.iter().position(|(user, _)| user == caller);
@@ -101,10 +125,11 @@ impl BuiltSnapshot {
         (shown, mine)
     }
 
-    /// Changes exactly when the body for this caller and limit does (and between processes).
+    /// Changes exactly when the body for this caller and limit does, and is the same for
+    /// the same body on every instance: the content, and which of its viewers are shown.
     pub fn etag(&self, caller: &UserId, limit: usize) -> EntityTag {
         let (shown, mine) = self.shown(caller, limit);
-        let key = format!("{}:{}:{}:{}:{:?}", self.epoch, self.version.0, self.generation, shown.len(), mine);
+        let key = format!("{:x}:{}:{:?}", self.content, shown.len(), mine);
         etag_of(key.as_bytes())
     }
 

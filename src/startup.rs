@@ -6,19 +6,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_session::config::CookieContentSecurity;
-use actix_session::storage::CookieSessionStore;
 use actix_session::SessionMiddleware;
 use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::{Server, Service};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::ErrorHandlers;
 use actix_web::{web, App, HttpMessage, HttpRequest, HttpResponse, HttpServer};
-use anyhow::{ensure, Context};
+use anyhow::{anyhow, ensure, Context};
 use base64::Engine;
+use futures_util::TryFutureExt;
 use secrecy::ExposeSecret;
 use tracing_actix_web::{RequestId, TracingLogger};
 
-use crate::auth::TokenVerifier;
+use crate::auth::{SessionStorage, TokenVerifier};
 use crate::configuration::Settings;
 use crate::directory::Directory;
 use crate::domain::Timing;
@@ -28,6 +28,8 @@ use crate::snapshot_cache::SnapshotCache;
 use crate::state::AppState;
 use crate::stats_sampler;
 use crate::store::memory::MemoryStore;
+use crate::store::redis::RedisStore;
+use crate::store::PresenceStore;
 
 pub struct Application {
     port: u16,
@@ -44,8 +46,9 @@ impl Application {
             settings.ttl_ms
         );
         let timing = Timing { ttl_ms: settings.ttl_ms, heartbeat_interval_ms: settings.heartbeat_interval_ms };
+        let (store, sessions) = stores(&settings).await?;
         let state = web::Data::new(AppState {
-            store: Arc::new(MemoryStore::start(settings.ttl(), settings.sweep_interval())),
+            store,
             directory: Directory::connect(&settings.database_url)
                 .await
                 .with_context(|| format!("opening the user directory at {}", settings.database_url))?,
@@ -70,7 +73,7 @@ impl Application {
             let app = App::new()
                 .app_data(state.clone())
                 .wrap(
-                    SessionMiddleware::builder(CookieSessionStore::default(), session_key.clone())
+                    SessionMiddleware::builder(sessions.clone(), session_key.clone())
                         .cookie_name(settings.cookie_name.clone())
                         .cookie_secure(settings.cookie_secure)
                         .cookie_http_only(true)
@@ -78,6 +81,14 @@ impl Application {
                         .cookie_content_security(CookieContentSecurity::Private)
                         .build(),
                 )
+                // actix-session answers a session store that fails with a bare 500; that is
+                // a backing store that is down, so the client is told to retry, as for the
+                // registry.
+                .wrap_fn(|req, service| {
+                    service
+                        .call(req)
+                        .map_err(|error| ApiError::Unavailable(anyhow!("the session store failed: {error}")).into())
+                })
                 .wrap(ErrorHandlers::new().default_handler(framework_error_to_problem))
                 .wrap_fn(|req, service| {
                     let request_id = req.extensions().get::<RequestId>().map(ToString::to_string);
@@ -122,6 +133,22 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// The registry and the sessions: in this process and its cookies, or in Redis when
+/// `PRESENCE_REDIS_URL` is set.
+async fn stores(settings: &Settings) -> anyhow::Result<(Arc<dyn PresenceStore>, SessionStorage)> {
+    let Some(url) = &settings.redis_url else {
+        let store = MemoryStore::start(settings.ttl(), settings.sweep_interval());
+        return Ok((Arc::new(store), SessionStorage::Cookie));
+    };
+    let (url, prefix) = (url.expose_secret(), &settings.redis_prefix);
+    let store = RedisStore::connect(url, prefix, settings.ttl(), settings.sweep_interval())
+        .await
+        .context("opening the registry in Redis (PRESENCE_REDIS_URL)")?;
+    let sessions = SessionStorage::redis(url, prefix).await.context("opening the sessions in Redis")?;
+    tracing::info!(prefix, "the registry, sessions and live updates are in Redis");
+    Ok((Arc::new(store), sessions))
 }
 
 async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {

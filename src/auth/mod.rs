@@ -2,8 +2,10 @@
 
 mod current_user;
 mod session;
+mod session_store;
 mod token;
 
 pub use current_user::{bearer_token, CurrentUser};
 pub use session::TypedSession;
+pub use session_store::SessionStorage;
 pub use token::{mint, TokenVerifier};

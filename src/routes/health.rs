@@ -16,8 +16,10 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
-/// `readyz`: the stores this instance needs answer too.
+/// `readyz`: the stores this instance needs answer too: the database, and Redis if the
+/// registry is there.
 async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse> {
     state.directory.ping().await.map_err(ApiError::Unavailable)?;
+    state.store.ping().await.map_err(ApiError::Unavailable)?;
     Ok(HttpResponse::Ok().json(json!({"status": "ok"})))
 }

@@ -47,6 +47,13 @@ impl PageEvents {
         }
     }
 
+    /// Ends every subscription, for a store whose feed of events was cut off: what it missed
+    /// meanwhile is unknown, so each stream ends and its client starts again from a fresh
+    /// snapshot.
+    pub fn close_all(&self) {
+        self.channels.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clear();
+    }
+
     /// Drops the channels of pages nobody watches any more.
     pub fn prune(&self) {
         let mut channels = self.channels.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -72,6 +79,15 @@ mod tests {
         events.publish(&a, [PageEvent::Changed(Version(7))]);
         assert_eq!(on_a.try_recv().unwrap(), PageEvent::Changed(Version(7)));
         assert!(on_b.try_recv().is_err());
+    }
+
+    #[test]
+    fn closing_all_ends_every_subscription() {
+        let events = PageEvents::default();
+        let mut watcher = events.subscribe(&PagePath::parse("/a").unwrap());
+        events.close_all();
+        assert_eq!(watcher.try_recv(), Err(broadcast::error::TryRecvError::Closed));
+        assert_eq!(events.watched_pages(), 0);
     }
 
     #[test]

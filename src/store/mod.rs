@@ -1,12 +1,14 @@
 //! The presence registry: which tabs of which users are live on which page.
 //!
-//! `PresenceStore` is the contract; `memory` keeps it in this process. Every store
+//! `PresenceStore` is the contract; `memory` keeps it in this process, `redis` in Redis,
+//! shared by every instance of a scaled-out deployment. Every store
 //! answers a page as a `PagePresence` built by [`aggregate`], so they cannot disagree on
 //! what a snapshot means. Stores also count: each live page's viewers and tabs, and each
 //! page's [`Peak`], which the stats sampler saves to SQL.
 
 pub mod events;
 pub mod memory;
+pub mod redis;
 
 use std::time::SystemTime;
 
@@ -168,6 +170,12 @@ pub trait PresenceStore: Send + Sync + 'static {
 
     /// Where the store announces joins, leaves and changes, page by page.
     fn events(&self) -> &PageEvents;
+
+    /// Readiness: whether the service the store keeps its data in answers. An in-process
+    /// store always does.
+    async fn ping(&self) -> anyhow::Result<()> {
+        Ok(())
+    }
 }
 
 #[cfg(test)]

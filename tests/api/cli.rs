@@ -33,6 +33,8 @@ fn help_documents_every_setting() {
         "PRESENCE_STATS_SAMPLE_INTERVAL_MS",
         "PRESENCE_STATS_RETENTION",
         "PRESENCE_DATABASE_URL",
+        "PRESENCE_REDIS_URL",
+        "PRESENCE_REDIS_PREFIX",
         "PRESENCE_LOG_FORMAT",
     ] {
         assert!(help.contains(variable), "--help names {variable}");

@@ -12,6 +12,8 @@ use reqwest::{Method, RequestBuilder, Response};
 use secrecy::SecretString;
 use serde_json::{json, Value};
 
+pub use crate::common::eventually;
+
 pub const JWT_SECRET: &str = "test-secret-that-is-long-enough-for-hs256";
 
 static TRACING: LazyLock<()> = LazyLock::new(|| {
@@ -179,21 +181,6 @@ pub async fn problem(response: Response, status: u16) -> Value {
         assert!(body[field].is_string(), "problem field {field} in {body}");
     }
     body
-}
-
-/// Polls `condition` every 50 ms for at most `limit`; answers whether it came true.
-pub async fn eventually<F: std::future::Future<Output = bool>>(
-    limit: Duration,
-    mut condition: impl FnMut() -> F,
-) -> bool {
-    let deadline = tokio::time::Instant::now() + limit;
-    while tokio::time::Instant::now() < deadline {
-        if condition().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
 }
 
 /// A client of `GET /api/presence/stream`, reading one server-sent event at a time.

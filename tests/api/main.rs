@@ -2,6 +2,8 @@
 
 mod bad_input;
 mod cli;
+#[path = "../common/mod.rs"]
+mod common;
 mod health;
 mod heartbeat;
 mod helpers;
@@ -9,6 +11,7 @@ mod join;
 mod leave;
 mod list;
 mod openapi;
+mod redis_mode;
 mod session;
 mod stats;
 mod stream;

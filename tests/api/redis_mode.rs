@@ -1,0 +1,173 @@
+//! The Redis mode (`PRESENCE_REDIS_URL`): several instances on one Redis share sessions,
+//! presence, ETags and live updates; with Redis gone they answer 503 and recover when it
+//! is back. Skipped (saying so) when `PRESENCE_TEST_REDIS_URL` is not set.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use reqwest::header::{COOKIE, IF_NONE_MATCH, SET_COOKIE};
+use reqwest::{Method, StatusCode};
+use secrecy::SecretString;
+use serde_json::{json, Value};
+
+use crate::common::TestRedis;
+use crate::helpers::{eventually, problem, spawn_app_with, viewer_ids, Caller, EventStream, TestApp};
+
+/// Every instance of a deployment signs its cookies with the same key.
+const SESSION_KEY: &str = "CzBVep/E6Q4zWH2ix+wRNluApcrvFDleg6jN8hc8YYar0PUaP2SJrtP4HUJnjLHW+yBFao+02f4jSG2St9wBJg==";
+const SOON: Duration = Duration::from_secs(10);
+
+/// An instance on `redis_url` under `prefix`, with the user directory of `beside` if given,
+/// as instances of one deployment share it.
+async fn instance(redis_url: &str, prefix: &str, beside: Option<&TestApp>, ttl_ms: u64) -> TestApp {
+    spawn_app_with(|settings| {
+        settings.redis_url = Some(SecretString::from(redis_url));
+        settings.redis_prefix = prefix.into();
+        settings.session_key = Some(SecretString::from(SESSION_KEY));
+        settings.ttl_ms = ttl_ms;
+        settings.heartbeat_interval_ms = ttl_ms / 3;
+        settings.sweep_interval_ms = 100;
+        if let Some(first) = beside {
+            settings.database_url = first.settings.database_url.clone();
+        }
+    })
+    .await
+}
+
+/// Two instances of one deployment on the test's own Redis prefix.
+async fn two_instances(redis: &TestRedis, ttl_ms: u64) -> (TestApp, TestApp) {
+    let a = instance(&redis.url, &redis.prefix, None, ttl_ms).await;
+    let b = instance(&redis.url, &redis.prefix, Some(&a), ttl_ms).await;
+    (a, b)
+}
+
+/// The same identity as `caller`, asking another instance.
+fn at(caller: &Caller, app: &TestApp) -> Caller {
+    Caller { http: caller.http.clone(), address: app.address.clone(), bearer: caller.bearer.clone() }
+}
+
+#[tokio::test]
+async fn a_session_opened_on_one_instance_works_on_another_until_either_ends_it() {
+    let Some(redis) = TestRedis::for_test(module_path!()) else { return };
+    let (a, b) = two_instances(&redis, 45_000).await;
+    let signed_in = a.anonymous().post("/api/session/dev", json!({"id": "alice", "name": "Alice"})).await;
+    assert_eq!(signed_in.status(), 200);
+    let cookie = signed_in.headers()[SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let who_am_i = |app: &TestApp| {
+        reqwest::Client::new().get(format!("{}/api/session", app.address)).header(COOKIE, &cookie).send()
+    };
+
+    let on_b = who_am_i(&b).await.unwrap();
+    assert_eq!(on_b.status(), 200, "the session is in Redis, not in one instance");
+    assert_eq!(on_b.json::<Value>().await.unwrap()["user"]["name"], "Alice");
+    let signed_out =
+        reqwest::Client::new().delete(format!("{}/api/session", a.address)).header(COOKIE, &cookie).send().await;
+    assert_eq!(signed_out.unwrap().status(), 204);
+    problem(who_am_i(&b).await.unwrap(), 401).await;
+    problem(who_am_i(&a).await.unwrap(), 401).await;
+}
+
+#[tokio::test]
+async fn instances_share_presence_etags_and_live_updates_including_expiry() {
+    let Some(redis) = TestRedis::for_test(module_path!()) else { return };
+    let (a, b) = two_instances(&redis, 3_000).await;
+    let bob = b.dev_user("bob", "Bob").await;
+    let mut stream = EventStream::open(&bob, "/docs").await;
+    let first = stream.next_named("snapshot", SOON).await.expect("the first snapshot");
+    assert!(viewer_ids(&first).is_empty());
+
+    let alice = a.dev_user("alice", "Alice").await;
+    assert_eq!(alice.join("/docs", "a1").await.status(), 200);
+    let joined = stream.next_named("join", SOON).await.expect("alice's join, made on the other instance");
+    assert_eq!(joined["id"], "alice");
+    let snapshot = stream.next_named("snapshot", SOON).await.expect("a snapshot with alice");
+    assert_eq!(viewer_ids(&snapshot), ["alice"]);
+
+    // A fresh heartbeat gives alice a whole TTL, so the page stays as it is while both answer.
+    alice.heartbeat("/docs", "a1", false).await;
+    let carol = a.bearer_user("carol", "Carol");
+    let on_a = carol.list("/docs").await;
+    let etag = on_a.headers()["etag"].clone();
+    let on_b = at(&carol, &b).request(Method::GET, "/api/presence/list?pagePath=/docs").header(IF_NONE_MATCH, &etag);
+    assert_eq!(on_b.send().await.unwrap().status(), StatusCode::NOT_MODIFIED, "one snapshot, one ETag everywhere");
+
+    let left = stream.next_named("leave", SOON).await.expect("alice's tab expired, found by a sweep");
+    assert_eq!(left["id"], "alice");
+}
+
+/// A `redis-server` of the test's own on `port`, killed when dropped (also on a panic).
+struct RedisServer {
+    child: Child,
+    url: String,
+}
+
+impl RedisServer {
+    async fn start(port: u16) -> Self {
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(["--daemonize", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server runs (scripts/test.sh installs it)");
+        let server = Self { child, url: format!("redis://127.0.0.1:{port}") };
+        let client = redis::Client::open(server.url.as_str()).unwrap();
+        let ping = || async {
+            let Ok(mut connection) = client.get_multiplexed_async_connection().await else { return false };
+            redis::cmd("PING").query_async::<String>(&mut connection).await.is_ok()
+        };
+        assert!(eventually(SOON, ping).await, "redis-server answers on port {port}");
+        server
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn with_redis_gone_presence_answers_503_and_it_recovers_when_redis_is_back() {
+    let Some(_) = TestRedis::for_test(module_path!()) else { return };
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let server = RedisServer::start(port).await;
+    let app = instance(&server.url, "presence", None, 45_000).await;
+    // Clients that give up on an answer that hangs, so a hang fails the test, not stalls it.
+    let patient = |caller: Caller| Caller {
+        http: reqwest::Client::builder().cookie_store(true).timeout(SOON).build().unwrap(),
+        ..caller
+    };
+    let alice = patient(app.bearer_user("alice", "Alice"));
+    let bob = patient(app.anonymous());
+    assert_eq!(bob.post("/api/session/dev", json!({"id": "bob", "name": "Bob"})).await.status(), 200);
+    assert_eq!(alice.join("/docs", "a1").await.status(), 200);
+
+    drop(server);
+    for case in ["join", "heartbeat", "list", "leave", "stats", "pages", "a cookie session"] {
+        let response = match case {
+            "join" => alice.join("/docs", "a1").await,
+            "heartbeat" => alice.heartbeat("/docs", "a1", true).await,
+            "list" => alice.list("/docs").await,
+            "leave" => alice.leave("/docs", "a1").await,
+            "stats" => alice.stats("/docs").await,
+            "pages" => alice.pages(None).await,
+            _ => bob.list("/docs").await,
+        };
+        assert!(response.headers().contains_key("retry-after"), "{case}: Retry-After");
+        let body = problem(response, 503).await;
+        assert_eq!(body["type"], "urn:presence:problem:unavailable", "{case}: {body}");
+    }
+    problem(alice.get("/readyz").await, 503).await;
+
+    let _server = RedisServer::start(port).await;
+    let ready = eventually(SOON, || async { alice.get("/readyz").await.status() == 200 }).await;
+    assert!(ready, "ready again once Redis is back");
+    assert_eq!(alice.join("/docs", "a1").await.status(), 200);
+    let mut stream = EventStream::open(&alice, "/docs").await;
+    stream.next_named("snapshot", SOON).await.expect("the first snapshot");
+    assert_eq!(app.bearer_user("carol", "Carol").join("/docs", "c1").await.status(), 200);
+    let joined = stream.next_named("join", SOON).await.expect("live updates resumed");
+    assert_eq!(joined["id"], "carol");
+}

@@ -1,0 +1,67 @@
+//! Events: joins, leaves and changes reach the watchers of a page, on this instance and,
+//! with Redis, from every other.
+
+use crate::for_each_store;
+use crate::harness::{next_events, page, tab, user, users, Backend, LONG, NEVER, SHORT};
+use presence::store::events::PageEvent;
+use presence::store::Version;
+
+for_each_store!(watchers_hear_joins_leaves_and_changes);
+
+async fn watchers_hear_joins_leaves_and_changes(backend: Backend) {
+    let store = backend.open(LONG, NEVER).await;
+    let docs = page("/docs");
+    let mut events = store.events().subscribe(&docs);
+    let mut elsewhere = store.events().subscribe(&page("/elsewhere"));
+    let v1 = store.join(&docs, &tab("alice", "t1"), None).await.unwrap();
+    let v2 = store.join(&docs, &tab("alice", "t2"), None).await.unwrap();
+    store.heartbeat(&docs, &tab("alice", "t2"), false).await.unwrap();
+    let v3 = store.heartbeat(&docs, &tab("alice", "t2"), true).await.unwrap();
+    let v4 = store.leave(&docs, &tab("alice", "t1")).await.unwrap();
+    store.leave(&docs, &tab("alice", "t2")).await.unwrap();
+    assert_eq!(
+        next_events(&mut events, 7).await,
+        [
+            PageEvent::Joined(user("alice")),
+            PageEvent::Changed(v1),
+            PageEvent::Changed(v2),
+            PageEvent::Changed(v3),
+            PageEvent::Changed(v4),
+            PageEvent::Left(user("alice")),
+            PageEvent::Changed(Version::EMPTY),
+        ],
+        "a second tab is no join, a refresh no change, the last tab's leave a leave"
+    );
+    store.join(&page("/elsewhere"), &tab("bob", "t1"), None).await.unwrap();
+    assert_eq!(next_events(&mut elsewhere, 1).await, [PageEvent::Joined(user("bob"))], "only its own page's events");
+}
+
+/// Two instances on one Redis: what one does, or finds expired, the other's watchers hear,
+/// and both read the same page at the same version.
+#[tokio::test]
+async fn another_instance_s_changes_and_expiries_reach_watchers() {
+    let Some(backend) = Backend::redis(module_path!()) else { return };
+    let here = backend.open(LONG, NEVER).await;
+    // The other instance's tabs expire soon, and its background sweep finds them.
+    let there = backend.open(SHORT, SHORT / 3).await;
+    let docs = page("/docs");
+    let mut events = here.events().subscribe(&docs);
+
+    let alice = here.join(&docs, &tab("alice", "t1"), None).await.unwrap();
+    assert_eq!(there.version(&docs).await.unwrap(), alice, "one registry, one version");
+    assert_eq!(users(&*there, &docs).await, [("alice".into(), 1)]);
+    let bob = there.heartbeat(&docs, &tab("bob", "t1"), true).await.unwrap();
+    assert_eq!(
+        next_events(&mut events, 6).await,
+        [
+            PageEvent::Joined(user("alice")),
+            PageEvent::Changed(alice),
+            PageEvent::Joined(user("bob")),
+            PageEvent::Changed(bob),
+            PageEvent::Left(user("bob")),
+            PageEvent::Changed(here.version(&docs).await.unwrap()),
+        ],
+        "bob's tab expired there, and here heard it"
+    );
+    assert_eq!(users(&*here, &docs).await, [("alice".into(), 1)]);
+}
