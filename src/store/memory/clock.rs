@@ -39,11 +39,6 @@ impl Clock {
         Ticks(NonZeroU64::MIN.saturating_add(micros))
     }
 
-    #[cfg(test)]
-    pub fn started_wall(&self) -> SystemTime {
-        self.started_wall
-    }
-
     /// The wall time of a moment, for `joinedAt` and peaks.
     pub fn wall(&self, at: Ticks) -> SystemTime {
         self.started_wall + Duration::from_micros(at.micros() - 1)

@@ -197,8 +197,6 @@ impl PresenceStore for MemoryStore {
 mod tests {
     use super::*;
     use crate::domain::{TabId, UserId};
-    use crate::store::events::PageEvent;
-    use std::time::SystemTime;
     use tokio::time::advance;
 
     const TTL: Duration = Duration::from_secs(45);
@@ -215,17 +213,9 @@ mod tests {
         TabKey { user: UserId::parse(user).unwrap(), tab: TabId::parse(tab).unwrap() }
     }
 
-    fn user(id: &str) -> UserId {
-        UserId::parse(id).unwrap()
-    }
-
     async fn users(store: &MemoryStore, page: &PagePath) -> Vec<(String, u32)> {
         let presence = store.presence(page).await.unwrap();
         presence.viewers.iter().map(|v| (v.user.to_string(), v.tab_count)).collect()
-    }
-
-    fn drain(receiver: &mut tokio::sync::broadcast::Receiver<PageEvent>) -> Vec<PageEvent> {
-        std::iter::from_fn(|| receiver.try_recv().ok()).collect()
     }
 
     impl MemoryStore {
@@ -239,10 +229,6 @@ mod tests {
             self.shared.shards.iter().map(|shard| shard.lock().peak_entries()).sum()
         }
 
-        /// What the clock said `elapsed` after the store started.
-        fn wall(&self, elapsed: Duration) -> SystemTime {
-            self.shared.clock.started_wall() + elapsed
-        }
     }
 
     /// `(page, viewers, tabs)` of every live page, by path.
@@ -265,36 +251,6 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn tabs_of_one_user_are_one_viewer() {
-        let store = MemoryStore::start(TTL, NEVER);
-        let docs = page("/docs");
-        store.join(&docs, &tab("alice", "t1"), None).await.unwrap();
-        store.join(&docs, &tab("bob", "t1"), None).await.unwrap();
-        store.join(&docs, &tab("alice", "t2"), None).await.unwrap();
-        assert_eq!(users(&store, &docs).await, [("alice".into(), 2), ("bob".into(), 1)]);
-        assert_eq!(store.presence(&docs).await.unwrap().tab_count, 3);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_refresh_keeps_the_version_and_a_change_moves_it() {
-        let store = MemoryStore::start(TTL, NEVER);
-        let docs = page("/docs");
-        let joined = store.join(&docs, &tab("alice", "t1"), None).await.unwrap();
-        let first = store.presence(&docs).await.unwrap();
-        advance(Duration::from_secs(10)).await;
-        assert_eq!(store.join(&docs, &tab("alice", "t1"), None).await.unwrap(), joined, "join again");
-        assert_eq!(store.heartbeat(&docs, &tab("alice", "t1"), false).await.unwrap(), joined, "heartbeat");
-        assert_eq!(store.presence(&docs).await.unwrap(), first, "joinedAt kept");
-        let editing = store.heartbeat(&docs, &tab("alice", "t1"), true).await.unwrap();
-        assert!(editing > joined);
-        let second_tab = store.join(&docs, &tab("alice", "t2"), None).await.unwrap();
-        assert!(second_tab > editing);
-        store.leave(&docs, &tab("alice", "t1")).await.unwrap();
-        assert_eq!(store.leave(&docs, &tab("alice", "t2")).await.unwrap(), Version::EMPTY);
-        assert_eq!(store.version(&docs).await.unwrap(), Version::EMPTY);
-    }
-
-    #[tokio::test(start_paused = true)]
     async fn tabs_expire_after_the_ttl_unless_refreshed() {
         let store = MemoryStore::start(TTL, NEVER);
         let docs = page("/docs");
@@ -307,91 +263,6 @@ mod tests {
         advance(Duration::from_millis(1)).await;
         assert_eq!(users(&store, &docs).await, [("bob".into(), 1)]);
         assert_eq!(store.tab_entries(), (1, 1), "lazy expiry freed alice's entry");
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_heartbeat_re_creates_an_expired_tab() {
-        let store = MemoryStore::start(TTL, NEVER);
-        let docs = page("/docs");
-        store.join(&docs, &tab("alice", "t1"), None).await.unwrap();
-        let first = store.presence(&docs).await.unwrap();
-        advance(TTL * 2).await;
-        store.heartbeat(&docs, &tab("alice", "t1"), false).await.unwrap();
-        let healed = store.presence(&docs).await.unwrap();
-        assert_eq!(healed.viewers.len(), 1);
-        assert!(healed.viewers[0].joined_at > first.viewers[0].joined_at, "a new tab, a new joinedAt");
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn leave_is_idempotent_and_only_touches_ones_own_tab() {
-        let store = MemoryStore::start(TTL, NEVER);
-        let docs = page("/docs");
-        let joined = store.join(&docs, &tab("alice", "t1"), None).await.unwrap();
-        assert_eq!(store.leave(&docs, &tab("mallory", "t1")).await.unwrap(), joined, "same tab id, other user");
-        store.leave(&docs, &tab("alice", "t1")).await.unwrap();
-        assert_eq!(store.leave(&docs, &tab("alice", "t1")).await.unwrap(), Version::EMPTY);
-        assert_eq!(store.tab_entries(), (0, 0));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn the_earliest_editor_is_the_editor() {
-        let store = MemoryStore::start(TTL, NEVER);
-        let docs = page("/docs");
-        let editor = || async { store.presence(&docs).await.unwrap().editor().map(ToString::to_string) };
-        store.heartbeat(&docs, &tab("bob", "t1"), true).await.unwrap();
-        advance(Duration::from_secs(1)).await;
-        store.heartbeat(&docs, &tab("alice", "t1"), true).await.unwrap();
-        store.heartbeat(&docs, &tab("bob", "t1"), true).await.unwrap();
-        assert_eq!(editor().await.as_deref(), Some("bob"), "still editing keeps the start");
-        store.join(&docs, &tab("bob", "t1"), None).await.unwrap();
-        assert_eq!(editor().await.as_deref(), Some("bob"), "a join without isEditing keeps it");
-        store.join(&docs, &tab("bob", "t1"), Some(false)).await.unwrap();
-        assert_eq!(editor().await.as_deref(), Some("alice"), "a join with isEditing sets it");
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn pages_are_independent() {
-        let store = MemoryStore::start(TTL, NEVER);
-        store.join(&page("/a"), &tab("alice", "t1"), None).await.unwrap();
-        store.join(&page("/b"), &tab("bob", "t1"), None).await.unwrap();
-        assert_eq!(users(&store, &page("/b")).await, [("bob".into(), 1)]);
-        assert!(users(&store, &page("/c")).await.is_empty());
-        assert_eq!(store.tab_entries().0, 2, "reading /c made no page");
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn watchers_hear_joins_leaves_and_changes() {
-        let store = MemoryStore::start(TTL, NEVER);
-        let docs = page("/docs");
-        let mut events = store.events().subscribe(&docs);
-        let v1 = store.join(&docs, &tab("alice", "t1"), None).await.unwrap();
-        let v2 = store.join(&docs, &tab("alice", "t2"), None).await.unwrap();
-        store.heartbeat(&docs, &tab("alice", "t2"), false).await.unwrap();
-        let v3 = store.leave(&docs, &tab("alice", "t1")).await.unwrap();
-        store.leave(&docs, &tab("alice", "t2")).await.unwrap();
-        assert_eq!(
-            drain(&mut events),
-            [
-                PageEvent::Joined(user("alice")),
-                PageEvent::Changed(v1),
-                PageEvent::Changed(v2),
-                PageEvent::Changed(v3),
-                PageEvent::Left(user("alice")),
-                PageEvent::Changed(Version::EMPTY),
-            ],
-            "a second tab is no join, a refresh no change, the last tab's leave a leave"
-        );
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn the_sweep_tells_watchers_who_expired() {
-        let store = MemoryStore::start(TTL, NEVER);
-        let docs = page("/docs");
-        store.join(&docs, &tab("alice", "t1"), None).await.unwrap();
-        let mut events = store.events().subscribe(&docs);
-        advance(TTL + SWEEP_LAG).await;
-        assert_eq!(store.sweep().await.unwrap(), 1);
-        assert_eq!(drain(&mut events), [PageEvent::Left(user("alice")), PageEvent::Changed(Version::EMPTY)]);
     }
 
     #[tokio::test(start_paused = true)]
@@ -414,17 +285,6 @@ mod tests {
         drop(store);
         tokio::time::sleep(Duration::from_secs(2)).await;
         assert!(weak.upgrade().is_none());
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn sweep_removes_more_than_one_batch() {
-        let store = MemoryStore::start(TTL, NEVER);
-        for i in 0..(SWEEP_BATCH + 5) {
-            store.join(&page(&format!("/p{i}")), &tab("alice", "t"), None).await.unwrap();
-        }
-        advance(TTL + SWEEP_LAG).await;
-        assert_eq!(store.sweep().await.unwrap(), SWEEP_BATCH + 5);
-        assert_eq!(store.tab_entries(), (0, 0));
     }
 
     #[tokio::test(start_paused = true)]
@@ -466,76 +326,6 @@ mod tests {
             let version = store.version(&path).await.unwrap();
             assert_eq!(store.join(&path, &key, None).await.unwrap(), version, "tab {i} is still there");
         }
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn the_peak_outlives_the_viewers() {
-        let store = MemoryStore::start(TTL, NEVER);
-        let auction = page("/auction/1");
-        store.join(&auction, &tab("alice", "t1"), None).await.unwrap();
-        advance(Duration::from_secs(1)).await;
-        store.join(&auction, &tab("bob", "t1"), None).await.unwrap();
-        advance(Duration::from_secs(1)).await;
-        store.join(&auction, &tab("bob", "t2"), None).await.unwrap();
-        store.leave(&auction, &tab("alice", "t1")).await.unwrap();
-        store.join(&auction, &tab("carol", "t1"), None).await.unwrap();
-        let peak = Peak { viewer_count: 2, at: store.wall(Duration::from_secs(1)) };
-        assert_eq!(store.peak(&auction).await.unwrap(), Some(peak), "a second tab is no viewer; a tie keeps the first");
-        for (user, id) in [("bob", "t1"), ("bob", "t2"), ("carol", "t1")] {
-            store.leave(&auction, &tab(user, id)).await.unwrap();
-        }
-        assert!(counts(&store).await.is_empty(), "everyone left");
-        assert_eq!(store.peak(&auction).await.unwrap(), Some(peak), "the peak stays");
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn counts_never_go_negative() {
-        let store = MemoryStore::start(TTL, NEVER);
-        let docs = page("/docs");
-        store.leave(&docs, &tab("alice", "t1")).await.unwrap();
-        store.join(&docs, &tab("alice", "t1"), None).await.unwrap();
-        store.leave(&docs, &tab("alice", "t1")).await.unwrap();
-        store.leave(&docs, &tab("alice", "t1")).await.unwrap();
-        store.leave(&docs, &tab("bob", "t1")).await.unwrap();
-        let empty = store.presence(&docs).await.unwrap();
-        assert_eq!((empty.viewers.len(), empty.tab_count), (0, 0));
-        store.join(&docs, &tab("alice", "t2"), None).await.unwrap();
-        advance(TTL + Duration::from_millis(1)).await;
-        store.sweep().await.unwrap();
-        store.leave(&docs, &tab("alice", "t2")).await.unwrap();
-        store.join(&docs, &tab("bob", "t1"), None).await.unwrap();
-        assert_eq!(counts(&store).await, [("/docs".into(), 1, 1)], "extra leaves were not held against the page");
-        assert_eq!(store.peak(&docs).await.unwrap().unwrap().viewer_count, 1);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn counts_and_peaks_of_pages_are_independent() {
-        let store = MemoryStore::start(TTL, NEVER);
-        let (a, b) = (page("/a"), page("/b"));
-        store.join(&a, &tab("alice", "t1"), None).await.unwrap();
-        store.join(&a, &tab("bob", "t1"), None).await.unwrap();
-        store.join(&b, &tab("alice", "t2"), None).await.unwrap();
-        store.join(&b, &tab("alice", "t3"), None).await.unwrap();
-        assert_eq!(counts(&store).await, [("/a".into(), 2, 2), ("/b".into(), 1, 2)]);
-        store.leave(&a, &tab("alice", "t1")).await.unwrap();
-        store.leave(&a, &tab("bob", "t1")).await.unwrap();
-        assert_eq!(counts(&store).await, [("/b".into(), 1, 2)], "emptying /a leaves /b alone");
-        assert_eq!(store.peak(&a).await.unwrap().map(|p| p.viewer_count), Some(2));
-        assert_eq!(store.peak(&b).await.unwrap().map(|p| p.viewer_count), Some(1));
-        assert_eq!(store.peak(&page("/c")).await.unwrap(), None);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn page_counts_leave_out_expired_tabs() {
-        let store = MemoryStore::start(TTL, NEVER);
-        let docs = page("/docs");
-        store.join(&docs, &tab("alice", "t1"), None).await.unwrap();
-        store.join(&docs, &tab("alice", "t2"), None).await.unwrap();
-        store.join(&docs, &tab("bob", "t1"), None).await.unwrap();
-        advance(Duration::from_secs(30)).await;
-        store.heartbeat(&docs, &tab("bob", "t1"), false).await.unwrap();
-        advance(Duration::from_secs(16)).await;
-        assert_eq!(counts(&store).await, [("/docs".into(), 1, 1)]);
     }
 
     #[tokio::test(start_paused = true)]
