@@ -16,6 +16,7 @@
 //! - [`store`]: the `PresenceStore` trait, its in-memory registry and its Redis registry
 //!   (shared by every instance, `page.lua` its script), with each page's counts and exact peak.
 //! - [`directory`]: user profiles and viewer stats in SQL (sqlx, `migrations/`).
+//! - [`profile_sync`]: profile changes announced to, and heard from, other instances.
 //! - [`stats_sampler`]: the background task that samples viewer counts into SQL.
 //! - [`snapshot_cache`]: each page's snapshot, serialized once per version.
 //! - [`routes`]: the HTTP handlers, one module per route group (`routes::bench`, the
@@ -26,6 +27,7 @@ pub mod configuration;
 pub mod directory;
 pub mod domain;
 pub mod error;
+pub mod profile_sync;
 pub mod routes;
 pub mod snapshot_cache;
 pub mod startup;

@@ -23,6 +23,7 @@ use crate::configuration::Settings;
 use crate::directory::Directory;
 use crate::domain::Timing;
 use crate::error::{framework_error_to_problem, ApiError};
+use crate::profile_sync;
 use crate::routes::{assets, health, presence, session, stats, stream};
 use crate::snapshot_cache::SnapshotCache;
 use crate::state::AppState;
@@ -58,8 +59,9 @@ impl Application {
             stream_keepalive: Duration::from_millis(settings.stream_keepalive_ms),
             stats_retention: settings.stats_retention,
         });
-        // Weak, so the sampler ends with the app instead of keeping its state alive.
+        // Weak, so these tasks end with the app instead of keeping its state alive.
         let weak_state = Arc::downgrade(&state.clone().into_inner());
+        profile_sync::start(weak_state.clone());
         stats_sampler::start(weak_state, settings.stats_sample_interval(), settings.stats_retention);
         let session_key = session_key(&settings)?;
         if settings.dev_login {

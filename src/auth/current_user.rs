@@ -8,6 +8,7 @@ use futures_util::future::LocalBoxFuture;
 use super::TypedSession;
 use crate::domain::UserId;
 use crate::error::ApiError;
+use crate::profile_sync;
 use crate::state::AppState;
 
 /// The caller, from `Authorization: Bearer <jwt>` if the request has one, else from the
@@ -29,7 +30,7 @@ impl FromRequest for CurrentUser {
             match bearer? {
                 Some(token) => {
                     let profile = state.tokens.verify(&token)?;
-                    let profile = state.directory.upsert(profile).await.map_err(ApiError::Unavailable)?;
+                    let profile = profile_sync::save(&state, profile).await?;
                     Ok(CurrentUser(profile.id.clone()))
                 }
                 None => session_user.map(CurrentUser).ok_or_else(|| {

@@ -18,6 +18,7 @@ use sqlx::migrate::MigrateDatabase;
 use sqlx::{Any, AnyPool, Row};
 
 use crate::domain::{Profile, UserId};
+use crate::store::events::ProfileChange;
 
 /// Above this many cached profiles the cache starts over, so it cannot grow without bound.
 const MAX_CACHED_PROFILES: usize = 100_000;
@@ -51,10 +52,11 @@ impl Directory {
         Ok(())
     }
 
-    /// Stores the profile unless the directory already holds exactly this one.
-    pub async fn upsert(&self, profile: Profile) -> anyhow::Result<Arc<Profile>> {
+    /// Stores the profile unless the directory already holds exactly this one; answers it,
+    /// and whether it was stored.
+    pub async fn upsert(&self, profile: Profile) -> anyhow::Result<(Arc<Profile>, bool)> {
         if let Some(cached) = self.cached(&profile.id).filter(|cached| **cached == profile) {
-            return Ok(cached);
+            return Ok((cached, false));
         }
         let updated_at = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as i64;
         sqlx::query(
@@ -71,7 +73,19 @@ impl Directory {
         .await
         .with_context(|| format!("saving the profile of user {}", profile.id))?;
         self.generation.fetch_add(1, Ordering::Release);
-        Ok(self.remember(profile))
+        Ok((self.remember(profile), true))
+    }
+
+    /// Drops cached profiles that changed elsewhere, so the next read goes to SQL.
+    pub fn forget(&self, change: &ProfileChange) {
+        let mut cache = self.cache.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match change {
+            ProfileChange::User(id) => {
+                cache.remove(id);
+            }
+            ProfileChange::Unknown => cache.clear(),
+        }
+        self.generation.fetch_add(1, Ordering::Release);
     }
 
     /// Changes whenever a profile does.

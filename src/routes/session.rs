@@ -7,6 +7,7 @@ use super::body::Body;
 use crate::auth::{bearer_token, CurrentUser, TypedSession};
 use crate::domain::{Profile, ProfileFields};
 use crate::error::{ApiError, FieldError, Result};
+use crate::profile_sync;
 use crate::state::AppState;
 
 /// Wires the session routes; `/api/session/dev` exists only when `dev_login` is on.
@@ -67,7 +68,7 @@ async fn dev_sign_in(
 }
 
 async fn open_session(profile: Profile, session: &TypedSession, state: &AppState) -> Result<HttpResponse> {
-    let profile = state.directory.upsert(profile).await.map_err(ApiError::Unavailable)?;
+    let profile = profile_sync::save(state, profile).await?;
     session.sign_in(&profile.id).map_err(|e| ApiError::Internal(e.into()))?;
     tracing::info!(user = %profile.id, "session opened");
     Ok(HttpResponse::Ok().json(UserResponse { user: &profile }))

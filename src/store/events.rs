@@ -24,9 +24,23 @@ pub enum PageEvent {
     Changed(Version),
 }
 
-#[derive(Default)]
+/// A profile that changed on another instance, so this one's cached copy is stale.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProfileChange {
+    User(UserId),
+    /// Announcements may have been missed: every cached profile may be stale.
+    Unknown,
+}
+
 pub struct PageEvents {
     channels: Mutex<HashMap<PagePath, broadcast::Sender<PageEvent>>>,
+    profiles: broadcast::Sender<ProfileChange>,
+}
+
+impl Default for PageEvents {
+    fn default() -> Self {
+        Self { channels: Mutex::default(), profiles: broadcast::channel(CHANNEL_CAPACITY).0 }
+    }
 }
 
 impl PageEvents {
@@ -49,9 +63,19 @@ impl PageEvents {
 
     /// Ends every subscription, for a store whose feed of events was cut off: what it missed
     /// meanwhile is unknown, so each stream ends and its client starts again from a fresh
-    /// snapshot.
+    /// snapshot, and every cached profile counts as stale.
     pub fn close_all(&self) {
         self.channels.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clear();
+        self.profile_changed(ProfileChange::Unknown);
+    }
+
+    pub fn subscribe_profiles(&self) -> broadcast::Receiver<ProfileChange> {
+        self.profiles.subscribe()
+    }
+
+    pub fn profile_changed(&self, change: ProfileChange) {
+        // Nobody listening (the memory store's case) is fine: nothing is cached elsewhere.
+        let _ = self.profiles.send(change);
     }
 
     /// Drops the channels of pages nobody watches any more.

@@ -168,6 +168,12 @@ pub trait PresenceStore: Send + Sync + 'static {
     /// saved, and those of pages without live tabs are forgotten.
     async fn peaks_saved(&self, saved: &[(PagePath, Peak)]) -> anyhow::Result<()>;
 
+    /// Tells every instance on this store that the user's profile changed, so they read it
+    /// again; a store no other instance shares has no one to tell.
+    async fn announce_profile_change(&self, _user: &UserId) -> anyhow::Result<()> {
+        Ok(())
+    }
+
     /// Where the store announces joins, leaves and changes, page by page.
     fn events(&self) -> &PageEvents;
 

@@ -40,7 +40,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Client, IntoConnectionInfo, Msg, ProtocolVersion, PushInfo, PushKind, Script};
 use tokio::time::MissedTickBehavior;
 
-use super::events::{PageEvent, PageEvents};
+use super::events::{PageEvent, PageEvents, ProfileChange};
 use super::{aggregate, PageCounts, PagePresence, Peak, PresenceStore, TabKey, TabState, Version};
 use crate::domain::{PagePath, UserId};
 
@@ -83,6 +83,11 @@ impl Keys {
     fn events(&self) -> String {
         format!("{}:events", self.prefix)
     }
+
+    /// Where instances announce profile changes: the payload is the user id.
+    fn profiles(&self) -> String {
+        format!("{}:profiles", self.prefix)
+    }
 }
 
 /// What `page.lua` does once the page's due tabs are expired.
@@ -122,12 +127,13 @@ impl RedisStore {
             // One attempt per reconnect: a call that meets a Redis that is down fails at
             // once (retries back off by a second or more), and the next call tries again.
             .set_number_of_retries(0)
-            .set_push_sender(feed(events.clone()))
+            .set_push_sender(feed(events.clone(), format!("{prefix}:profiles")))
             .set_automatic_resubscription();
         let mut redis =
             Client::open(info)?.get_connection_manager_with_config(config).await.context("connecting to Redis")?;
         let keys = Keys { prefix: prefix.to_owned() };
         redis.subscribe(keys.events()).await.context("subscribing to the page events")?;
+        redis.subscribe(keys.profiles()).await.context("subscribing to the profile changes")?;
         let ttl_us = u64::try_from(ttl.as_micros()).context("the TTL is too long")?;
         let shared = Arc::new(Shared { redis, script: Script::new(include_str!("page.lua")), keys, ttl_us, events });
         tokio::spawn(sweep_until_dropped(Arc::downgrade(&shared), sweep_every));
@@ -222,15 +228,27 @@ async fn sweep_until_dropped(shared: Weak<Shared>, every: Duration) {
     }
 }
 
-/// Feeds the store's watchers with what `page.lua` publishes, from whichever instance.
-fn feed(events: Arc<PageEvents>) -> impl Fn(PushInfo) -> Result<(), Infallible> + Send + Sync + 'static {
+/// Feeds the store's watchers with what `page.lua` publishes, and with the profile changes
+/// instances announce on the channel `profiles`, from whichever instance.
+fn feed(
+    events: Arc<PageEvents>,
+    profiles: String,
+) -> impl Fn(PushInfo) -> Result<(), Infallible> + Send + Sync + 'static {
     move |push| {
         if push.kind == PushKind::Disconnection {
             // Messages published until the reconnect are lost: a stream that went on would
             // miss them, so every stream ends and its client starts again from a snapshot.
             events.close_all();
         } else if let Some(message) = Msg::from_push_info(push) {
-            match parse_message(message.get_payload_bytes()) {
+            let payload = message.get_payload_bytes();
+            if message.get_channel_name() == profiles {
+                match std::str::from_utf8(payload).ok().and_then(|id| UserId::parse(id).ok()) {
+                    Some(user) => events.profile_changed(ProfileChange::User(user)),
+                    None => tracing::warn!("ignored a malformed message on the profile changes channel"),
+                }
+                return Ok(());
+            }
+            match parse_message(payload) {
                 Some((page, changes)) => events.publish(&page, changes),
                 None => tracing::warn!("ignored a malformed message on the page events channel"),
             }
@@ -403,6 +421,16 @@ impl PresenceStore for RedisStore {
 
     fn events(&self) -> &PageEvents {
         &self.shared.events
+    }
+
+    async fn announce_profile_change(&self, user: &UserId) -> anyhow::Result<()> {
+        let channel = self.shared.keys.profiles();
+        self.shared
+            .redis
+            .clone()
+            .publish::<_, _, ()>(channel, user.as_str())
+            .await
+            .context("announcing a profile change")
     }
 
     async fn ping(&self) -> anyhow::Result<()> {

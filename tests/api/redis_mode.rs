@@ -96,6 +96,22 @@ async fn instances_share_presence_etags_and_live_updates_including_expiry() {
     assert_eq!(left["id"], "alice");
 }
 
+#[tokio::test]
+async fn a_profile_changed_through_one_instance_shows_on_the_others() {
+    let Some(redis) = TestRedis::for_test(module_path!()) else { return };
+    let (a, b) = two_instances(&redis, 45_000).await;
+    let alice = a.dev_user("alice", "Alice").await;
+    assert_eq!(alice.join("/docs", "a1").await.status(), 200);
+    let bob = b.bearer_user("bob", "Bob");
+    let name_on_b = || async { bob.snapshot("/docs").await["viewers"][0]["name"].as_str().map(str::to_owned) };
+    assert_eq!(name_on_b().await.as_deref(), Some("Alice"), "b has read and cached alice's profile");
+
+    let renamed = a.anonymous().post("/api/session/dev", json!({"id": "alice", "name": "Alice Martin"})).await;
+    assert_eq!(renamed.status(), 200);
+    let seen = eventually(SOON, || async { name_on_b().await.as_deref() == Some("Alice Martin") }).await;
+    assert!(seen, "b dropped its cached profile when a announced the change");
+}
+
 /// A `redis-server` of the test's own on `port`, killed when dropped (also on a panic).
 struct RedisServer {
     child: Child,

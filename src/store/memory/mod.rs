@@ -228,7 +228,6 @@ mod tests {
         fn peak_entries(&self) -> usize {
             self.shared.shards.iter().map(|shard| shard.lock().peak_entries()).sum()
         }
-
     }
 
     /// `(page, viewers, tabs)` of every live page, by path.
