@@ -238,6 +238,19 @@ fn store(c: &mut Criterion) {
     }
     group.finish();
 
+    // What a poll answered 304 costs in the cache: the lookup and the caller's tag.
+    let mut group = c.benchmark_group("snapshot_200_viewers_etag");
+    for r in &registries {
+        let version = runtime.block_on(r.store.version(&r.snapshot_page)).unwrap();
+        group.bench_function(&r.label, |b| {
+            b.to_async(&runtime).iter(|| async {
+                let built = r.snapshots.get(&r.store, &directory, &r.snapshot_page, version).await.unwrap();
+                built.etag(&r.caller, LIMIT)
+            })
+        });
+    }
+    group.finish();
+
     let mut group = c.benchmark_group("snapshot_200_viewers_rebuilt");
     for r in &registries {
         group.bench_function(&r.label, |b| {
