@@ -232,7 +232,7 @@ fn store(c: &mut Criterion) {
         group.bench_function(&r.label, |b| {
             b.to_async(&runtime).iter(|| async {
                 let built = r.snapshots.get(&r.store, &directory, &r.snapshot_page, version).await.unwrap();
-                built.render(&r.caller, LIMIT)
+                built.view(&r.caller, LIMIT).body()
             })
         });
     }
@@ -245,7 +245,7 @@ fn store(c: &mut Criterion) {
         group.bench_function(&r.label, |b| {
             b.to_async(&runtime).iter(|| async {
                 let built = r.snapshots.get(&r.store, &directory, &r.snapshot_page, version).await.unwrap();
-                built.etag(&r.caller, LIMIT)
+                built.view(&r.caller, LIMIT).etag()
             })
         });
     }
@@ -257,7 +257,7 @@ fn store(c: &mut Criterion) {
             b.to_async(&runtime).iter(|| async {
                 // No page is ever at this version, so the cache misses every time.
                 let built = r.snapshots.get(&r.store, &directory, &r.snapshot_page, Version(u64::MAX)).await.unwrap();
-                built.render(&r.caller, LIMIT)
+                built.view(&r.caller, LIMIT).body()
             })
         });
     }

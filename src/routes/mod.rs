@@ -13,4 +13,4 @@ mod snapshot;
 pub mod stats;
 pub mod stream;
 
-pub use etag::etag_of;
+pub use etag::ETag;
