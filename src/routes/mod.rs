@@ -6,6 +6,7 @@ pub mod bench;
 mod body;
 mod etag;
 pub mod health;
+mod prefer;
 pub mod presence;
 mod query;
 pub mod session;

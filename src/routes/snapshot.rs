@@ -1,4 +1,5 @@
-//! Answers a page's snapshot as JSON with an `ETag`, or 304 when the client has it already.
+//! Answers a page's snapshot as JSON with an `ETag`, or 304 when the client has it already,
+//! or 204 with the tag alone when the client prefers `return=minimal`.
 
 use std::sync::Arc;
 
@@ -7,6 +8,7 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
 
 use super::etag::ETag;
+use super::prefer::{PREFERENCE_APPLIED, RETURN_MINIMAL};
 use crate::domain::{PagePath, UserId};
 use crate::error::{ApiError, Result};
 use crate::snapshot_cache::BuiltSnapshot;
@@ -35,6 +37,19 @@ pub async fn respond(
         return Ok(tagged(StatusCode::NOT_MODIFIED, etag).finish());
     }
     Ok(tagged(StatusCode::OK, etag).insert_header((header::CONTENT_TYPE, JSON)).body(view.body()))
+}
+
+/// 204 with the `ETag` that [`respond`] would send, for a client that prefers
+/// `return=minimal`: the body is never built.
+pub async fn respond_minimal(
+    state: &AppState,
+    page: &PagePath,
+    version: Version,
+    caller: &UserId,
+    limit: usize,
+) -> Result<HttpResponse> {
+    let etag = built(state, page, version).await?.view(caller, limit).etag();
+    Ok(tagged(StatusCode::NO_CONTENT, etag).insert_header((PREFERENCE_APPLIED, RETURN_MINIMAL)).finish())
 }
 
 async fn built(state: &AppState, page: &PagePath, version: Version) -> Result<Arc<BuiltSnapshot>> {
