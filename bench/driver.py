@@ -550,8 +550,6 @@ LABELS = {
     "baseline": "baseline: `POST /bench/baseline`, heartbeat body, no session",
     "baseline-end": "baseline again, at the end of the run",
     "baseline-cookie": "baseline + session cookie",
-    "baseline-sized": "baseline answering a heartbeat's bytes (`?bytes=N`) ³",
-    "baseline-cookie-sized": "baseline + session cookie, answering a heartbeat's bytes ³",
     "heartbeat-cookie": "heartbeat, cookie session (10 000 tabs, 100 pages)",
     "heartbeat-minimal": "heartbeat, cookie, `Prefer: return=minimal` → 204",
     "heartbeat-bearer": "heartbeat, bearer token (same tabs)",
@@ -559,6 +557,8 @@ LABELS = {
     "list-200": f"list of a {BIG_VIEWERS}-viewer page, 200 with the body",
     "list-304": f"list of a {BIG_VIEWERS}-viewer page, `If-None-Match` → 304",
     "heartbeat-sweep": "heartbeat, cookie, while sweeps free expired tabs ²",
+    "baseline-sized": "baseline answering a heartbeat's bytes (`?bytes=N`) ³",
+    "baseline-cookie-sized": "baseline + session cookie, answering a heartbeat's bytes ³",
 }
 
 
@@ -610,7 +610,6 @@ def table(rows, notes, info, seconds):
         f"{notes.get('doomed', 0):,} tabs joined once on 1000 pages nobody reads again expire during the "
         f"{notes.get('sweep_window_s', 0)} s window, and {sweeps} sweeps free {removed:,} of them "
         f"(the largest {largest:,} at once), beside the same 10 000 heartbeating tabs.",
-        "",
         f"³ `POST /bench/baseline?bytes={notes.get('heartbeat_body_bytes', 0)}`: the baseline's answer padded to "
         "the size of a heartbeat's snapshot, written on every request; the most a heartbeat that answers "
         "its snapshot could reach.",
