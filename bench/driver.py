@@ -172,12 +172,18 @@ def write_requests(path, rows):
     return path
 
 
-def request_files(scratch, cookies, tokens):
-    json_type = "Content-Type: application/json"
-    heartbeats = []
+def heartbeat_bodies():
+    """(user, JSON body) of a heartbeat of each of the 10 000 tabs."""
+    bodies = []
     for i in range(TABS):
         u, page, tab_id = tab(i)
-        heartbeats.append((u, compact({"pagePath": page, "tabId": tab_id, "isEditing": False})))
+        bodies.append((u, compact({"pagePath": page, "tabId": tab_id, "isEditing": False})))
+    return bodies
+
+
+def request_files(scratch, cookies, tokens):
+    json_type = "Content-Type: application/json"
+    heartbeats = heartbeat_bodies()
     files = {
         "baseline": [("POST", "/bench/baseline", body, [json_type]) for _, body in heartbeats],
         "baseline-cookie": [
@@ -185,6 +191,10 @@ def request_files(scratch, cookies, tokens):
         ],
         "heartbeat-cookie": [
             ("POST", "/api/presence/heartbeat", body, [json_type, f"Cookie: {cookies[u]}"]) for u, body in heartbeats
+        ],
+        "heartbeat-minimal": [
+            ("POST", "/api/presence/heartbeat", body, [json_type, f"Cookie: {cookies[u]}", "Prefer: return=minimal"])
+            for u, body in heartbeats
         ],
         "heartbeat-bearer": [
             ("POST", "/api/presence/heartbeat", body, [json_type, f"Authorization: Bearer {tokens[u]}"])
@@ -202,6 +212,18 @@ def request_files(scratch, cookies, tokens):
              [json_type, f"Cookie: {cookies[u]}"])
             for u in range(USERS)
         ],
+    }
+    return {name: write_requests(scratch / f"{name}.txt", rows) for name, rows in files.items()}
+
+
+def sized_baseline_files(scratch, cookies, answer_bytes):
+    """The baseline, without and with the cookie, answering `answer_bytes` bytes of JSON."""
+    json_type = "Content-Type: application/json"
+    path = f"/bench/baseline?bytes={answer_bytes}"
+    heartbeats = heartbeat_bodies()
+    files = {
+        "baseline-sized": [("POST", path, body, [json_type]) for _, body in heartbeats],
+        "baseline-cookie-sized": [("POST", path, body, [json_type, f"Cookie: {cookies[u]}"]) for u, body in heartbeats],
     }
     return {name: write_requests(scratch / f"{name}.txt", rows) for name, rows in files.items()}
 
@@ -399,8 +421,14 @@ def run(args):
         notes["join_s"] = time.monotonic() - started
         assert live_tabs(client, cookies[0]) == (PAGES, TABS), live_tabs(client, cookies[0])
         log(f"joined {TABS} tabs of {USERS} users over {PAGES} pages in {notes['join_s']:.1f} s")
+        u, page, tab_id = tab(0)
+        _, data = client.expect(200, "POST", "/api/presence/heartbeat", {"pagePath": page, "tabId": tab_id},
+                                [("Cookie", cookies[u])])
+        notes["heartbeat_body_bytes"] = len(data)
         log("heartbeat, cookie session")
         rows["heartbeat-cookie"] = measure("heartbeat-cookie", server, files["heartbeat-cookie"], seconds)
+        log("heartbeat, cookie session, Prefer: return=minimal (204, no snapshot)")
+        rows["heartbeat-minimal"] = measure("heartbeat-minimal", server, files["heartbeat-minimal"], seconds)
         log("heartbeat, bearer token")
         rows["heartbeat-bearer"] = measure("heartbeat-bearer", server, files["heartbeat-bearer"], seconds)
         notes["live_after"] = live_tabs(client, cookies[0])
@@ -424,6 +452,16 @@ def run(args):
         rows["list-304"] = measure("list-304", server, big_files["list-304"], seconds)
         if rows["list-304"]["bytes_per_answer"] > 1000:
             raise SystemExit("list with If-None-Match answered bodies: the page changed during the run")
+        # Here, as the tabs may expire now: what a route that answers as many bytes as a
+        # heartbeat costs at the least.
+        sized = sized_baseline_files(scratch, cookies, notes["heartbeat_body_bytes"])
+        _, data = client.expect(200, "POST", f"/bench/baseline?bytes={notes['heartbeat_body_bytes']}",
+                                {"pagePath": "/a", "tabId": "t"})
+        if len(data) != notes["heartbeat_body_bytes"]:
+            raise SystemExit(f"/bench/baseline?bytes= answered {len(data)} bytes, not {notes['heartbeat_body_bytes']}")
+        log(f"baseline answering a heartbeat's {len(data):,} bytes, without and with the session cookie")
+        rows["baseline-sized"] = measure("baseline-sized", server, sized["baseline-sized"], seconds)
+        rows["baseline-cookie-sized"] = measure("baseline-cookie-sized", server, sized["baseline-cookie-sized"], seconds)
         log("baseline again, to see how much the machine drifted during the run")
         rows["baseline-end"] = measure("baseline-end", server, files["baseline"], seconds)
         server.stop()
@@ -513,11 +551,14 @@ LABELS = {
     "baseline-end": "baseline again, at the end of the run",
     "baseline-cookie": "baseline + session cookie",
     "heartbeat-cookie": "heartbeat, cookie session (10 000 tabs, 100 pages)",
+    "heartbeat-minimal": "heartbeat, cookie, `Prefer: return=minimal` → 204",
     "heartbeat-bearer": "heartbeat, bearer token (same tabs)",
     "churn": "join/leave churn, fresh tabs on the busy pages ¹",
     "list-200": f"list of a {BIG_VIEWERS}-viewer page, 200 with the body",
     "list-304": f"list of a {BIG_VIEWERS}-viewer page, `If-None-Match` → 304",
     "heartbeat-sweep": "heartbeat, cookie, while sweeps free expired tabs ²",
+    "baseline-sized": "baseline answering a heartbeat's bytes (`?bytes=N`) ³",
+    "baseline-cookie-sized": "baseline + session cookie, answering a heartbeat's bytes ³",
 }
 
 
@@ -569,6 +610,9 @@ def table(rows, notes, info, seconds):
         f"{notes.get('doomed', 0):,} tabs joined once on 1000 pages nobody reads again expire during the "
         f"{notes.get('sweep_window_s', 0)} s window, and {sweeps} sweeps free {removed:,} of them "
         f"(the largest {largest:,} at once), beside the same 10 000 heartbeating tabs.",
+        f"³ `POST /bench/baseline?bytes={notes.get('heartbeat_body_bytes', 0)}`: the baseline's answer padded to "
+        "the size of a heartbeat's snapshot, written on every request; the most a heartbeat that answers "
+        "its snapshot could reach.",
         "",
         f"The list answers all {BIG_VIEWERS} viewers (`limit=1000`): {notes.get('list_body_bytes', 0):,} bytes of JSON.",
         "CPU/request is the CPU time the server (and wrk) used in the scenario over its requests; CPUs busy is "

@@ -5,7 +5,8 @@
 # runs every scenario with wrk and bench/load.lua, each bounded in time. The table is
 # printed and written to bench/results/latest.md.
 #
-#   bench/run.sh [--seconds N (1 to 30, default 10)] [--perf]
+#   bench/run.sh [--seconds N (1 to 30, default 10)] [--perf] [--out FILE] ...
+#   (every option is bench/driver.py's: python3 bench/driver.py --help)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need() { command -v "$1" > /dev/null || { echo "$1 is missing: $2" >&2; exit 1; }; }

@@ -8,8 +8,9 @@
 //
 // Beside the chain, when EventSource exists (and no bearer token is set: EventSource cannot
 // send headers), a server-sent events stream brings the viewer list as it changes, plus
-// join and leave events. While it is open the chain stops polling (heartbeats go on); when
-// it fails, polling takes over and the stream is tried again later.
+// join and leave events. While it is open the chain stops polling (heartbeats go on, with
+// `Prefer: return=minimal`: the server answers 204 instead of the snapshot the stream has
+// brought already); when it fails, polling takes over and the stream is tried again later.
 
 const TAB_KEY = 'presence:tab-id';
 const DEFAULT_INTERVAL_MS = 15000;
@@ -130,6 +131,7 @@ export function createPresence(options) {
     try {
       let h = headers(kind !== 'poll');
       if (typeof h.then === 'function') h = await h;
+      if (kind === 'heartbeat' && stream && stream.live) h.Prefer = 'return=minimal';
       const init = { method: kind === 'poll' ? 'GET' : 'POST', credentials: 'include', headers: h };
       if (controller) init.signal = controller.signal;
       let url = base + '/api/presence/' + kind;
@@ -141,7 +143,7 @@ export function createPresence(options) {
         init.body = JSON.stringify(kind === 'join' ? { pagePath: page, tabId } : { pagePath: page, tabId, isEditing: state.isEditing });
       }
       res = await doFetch(url, init);
-      if (res.status !== 304) body = await res.json().catch((e) => { if (res.ok) throw e; });
+      if (res.status !== 304 && res.status !== 204) body = await res.json().catch((e) => { if (res.ok) throw e; });
       if (res.status === 200 && !(body && Array.isArray(body.viewers))) throw new Error('presence: the answer is not a snapshot');
     } catch (e) {
       error = e;
@@ -150,7 +152,7 @@ export function createPresence(options) {
     if (inflight !== req) return; // superseded (route change, pagehide, stop): stale answer
     inflight = null;
     if (!error && res.status === 401) return unauthorized(res, body);
-    if (!error && (res.status === 200 || res.status === 304)) return succeeded(kind, res, body, req.seq === streamSeq);
+    if (!error && [200, 204, 304].includes(res.status)) return succeeded(kind, res, body, req.seq === streamSeq);
     // Any other 4xx (400, 404, 413, 415 …) is an answer about the request itself: sending it
     // again cannot help. 408 and 429 are about timing, so those are retried.
     if (!error && res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) {

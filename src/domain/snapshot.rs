@@ -7,12 +7,12 @@ use serde::Serialize;
 use super::{color_of, Profile};
 use crate::store::ViewerPresence;
 
-/// The wire shape of a snapshot; `V` is a [`Viewer`] or one already serialized.
+/// The wire shape of a snapshot.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Snapshot<'a, V> {
+pub struct Snapshot<'a> {
     pub page_path: &'a str,
-    pub viewers: Vec<V>,
+    pub viewers: Vec<Viewer<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub editor_user_id: Option<&'a str>,
     pub viewer_count: usize,
@@ -36,7 +36,7 @@ pub struct Viewer<'a> {
     /// RFC 3339, whole seconds, UTC.
     pub joined_at: String,
     /// Kept last: a viewer serialized once for everyone is marked for its own user by
-    /// rewriting the final `false}` (see [`Viewer::as_current_user`]).
+    /// replacing the final `false}` (see [`Viewer::as_current_user`]).
     pub is_current_user: bool,
 }
 
@@ -87,10 +87,11 @@ impl<'a> Viewer<'a> {
         }
     }
 
-    /// The JSON of a viewer serialized by [`Viewer::new`], as its own user sees it.
-    pub fn as_current_user(json: &str) -> String {
-        let others_view = json.strip_suffix("false}").expect("isCurrentUser is the last field");
-        format!("{others_view}true}}")
+    /// The JSON of a viewer serialized by [`Viewer::new`] (or of anything that ends with
+    /// one), as its own user sees it: the part of `json` to keep, then the new ending.
+    pub fn as_current_user(json: &[u8]) -> (&[u8], &'static [u8]) {
+        let others_view = json.strip_suffix(b"false}").expect("isCurrentUser is the last field");
+        (others_view, b"true}")
     }
 }
 
@@ -125,7 +126,8 @@ mod tests {
              "role": "editor", "color": color_of(&alice), "isEditing": true,
              "joinedAt": "2026-11-21T10:00:00Z", "isCurrentUser": false});
         assert_eq!(serde_json::from_str::<serde_json::Value>(&json).unwrap(), expected);
-        let mine: serde_json::Value = serde_json::from_str(&Viewer::as_current_user(&json)).unwrap();
+        let (kept, ending) = Viewer::as_current_user(json.as_bytes());
+        let mine: serde_json::Value = serde_json::from_slice(&[kept, ending].concat()).unwrap();
         assert_eq!(mine["isCurrentUser"], true);
         assert_eq!(mine.as_object().unwrap().len(), expected.as_object().unwrap().len());
     }

@@ -4,7 +4,7 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::etag::{client_has, etag_of};
+use super::etag::ETag;
 
 pub const OPENAPI_YAML: &str = include_str!("../../openapi.yaml");
 const PRESENCE_JS: &str = include_str!("../../clients/js/presence.js");
@@ -46,10 +46,10 @@ async fn openapi() -> HttpResponse {
 }
 
 fn cached(req: &HttpRequest, content_type: &str, body: &'static str) -> HttpResponse {
-    let etag = etag_of(body.as_bytes());
-    let fresh = client_has(req, &etag);
+    let etag = ETag::of(body.as_bytes());
+    let fresh = etag.held_by(req);
     let mut response = if fresh { HttpResponse::NotModified() } else { HttpResponse::Ok() };
-    response.insert_header(header::ETag(etag)).insert_header((header::CACHE_CONTROL, CLIENT_CACHE));
+    response.insert_header((header::ETAG, etag.header_value())).insert_header((header::CACHE_CONTROL, CLIENT_CACHE));
     if fresh {
         return response.finish();
     }

@@ -7,11 +7,20 @@
 //! wired in `Application::build` like every other group, it runs behind the same
 //! middleware (tracing, request id, error handlers, sessions), so a route's ratio to it is
 //! what that route costs beyond the HTTP stack and the JSON body.
+//!
+//! `?bytes=N` pads the answer to N bytes, written on every request as a handler that
+//! copies its answer does: the floor of a route that answers that much (a heartbeat's
+//! snapshot, say).
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use super::body::Body;
+use super::query::{optional, read_query, whole_number};
+use crate::error::{ApiError, Result};
+
+/// The largest padded answer: far above any snapshot (1000 viewers are about 190 KB).
+const MAX_BYTES: usize = 1 << 20;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/bench/baseline").route(web::post().to(baseline)));
@@ -26,9 +35,50 @@ struct BaselineRequest {
     is_editing: Option<bool>,
 }
 
-/// `benchBaseline` (not in `openapi.yaml`): parses the body and answers a tiny JSON.
-async fn baseline(body: Body<BaselineRequest>) -> HttpResponse {
+#[derive(Deserialize)]
+struct SizeQuery {
+    bytes: Option<String>,
+}
+
+/// `benchBaseline` (not in `openapi.yaml`): parses the body and answers a tiny JSON, or
+/// one of `?bytes=N` bytes.
+async fn baseline(req: HttpRequest, body: Body<BaselineRequest>) -> Result<HttpResponse> {
+    let query: SizeQuery = read_query(req.query_string())?;
+    let bytes = optional("bytes", query.bytes, None, |raw| whole_number(raw, 0..=MAX_BYTES).map(Some))
+        .map_err(|error| ApiError::Validation(vec![error]))?;
     let BaselineRequest { page_path, tab_id, is_editing } = body.0;
     let ok = page_path.is_some() && tab_id.is_some();
-    HttpResponse::Ok().json(serde_json::json!({"ok": ok, "isEditing": is_editing.unwrap_or(false)}))
+    let answer = serde_json::json!({"ok": ok, "isEditing": is_editing.unwrap_or(false)});
+    let Some(bytes) = bytes else {
+        return Ok(HttpResponse::Ok().json(answer));
+    };
+    Ok(HttpResponse::Ok().content_type("application/json").body(padded(&answer, bytes)))
+}
+
+/// `answer` with a `padding` string that makes it `bytes` long (or just long enough for
+/// the field, when `bytes` is less).
+fn padded(answer: &serde_json::Value, bytes: usize) -> Vec<u8> {
+    let mut json = answer.to_string().into_bytes();
+    json.pop(); // its closing brace
+    json.extend_from_slice(br#","padding":""#);
+    json.resize(bytes.saturating_sub(2).max(json.len()), b'x');
+    json.extend_from_slice(br#""}"#);
+    json
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pads_the_answer_to_the_asked_size() {
+        let answer = serde_json::json!({"ok": true, "isEditing": false});
+        let shortest = padded(&answer, 0).len();
+        for bytes in [0, 10, shortest, shortest + 1, 19_000] {
+            let json = padded(&answer, bytes);
+            let parsed: serde_json::Value = serde_json::from_slice(&json).unwrap();
+            assert_eq!(parsed["ok"], true, "{bytes} bytes");
+            assert_eq!(json.len(), bytes.max(shortest), "{bytes} bytes");
+        }
+    }
 }

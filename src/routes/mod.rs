@@ -6,6 +6,7 @@ pub mod bench;
 mod body;
 mod etag;
 pub mod health;
+mod prefer;
 pub mod presence;
 mod query;
 pub mod session;
@@ -13,4 +14,4 @@ mod snapshot;
 pub mod stats;
 pub mod stream;
 
-pub use etag::etag_of;
+pub use etag::ETag;

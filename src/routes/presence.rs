@@ -4,8 +4,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use super::body::Body;
+use super::prefer::prefers_minimal;
 use super::query::{required, PageQuery, DEFAULT_LIMIT};
-use super::snapshot::respond;
+use super::snapshot::{respond, respond_minimal};
 use crate::auth::CurrentUser;
 use crate::domain::{PagePath, TabId};
 use crate::error::{ApiError, Result};
@@ -55,8 +56,9 @@ enum TabChange {
     Leave,
 }
 
-/// `joinPresence`: adds the caller's tab to the page and answers the page's snapshot. An
-/// `isEditing` in the body sets the tab's editing state; without one it is kept.
+/// `joinPresence`: adds the caller's tab to the page and answers the page's snapshot (or,
+/// with `Prefer: return=minimal`, 204 and its tag). An `isEditing` in the body sets the
+/// tab's editing state; without one it is kept.
 #[tracing::instrument(name = "join", skip_all, fields(user = %user.0))]
 async fn join(
     req: HttpRequest,
@@ -67,7 +69,8 @@ async fn join(
     change_tab(TabChange::Join, req, user, body, state).await
 }
 
-/// `heartbeat`: keeps the caller's tab live (re-creating it if it expired) and sets `isEditing`.
+/// `heartbeat`: keeps the caller's tab live (re-creating it if it expired) and sets `isEditing`;
+/// answers like join.
 #[tracing::instrument(name = "heartbeat", skip_all, fields(user = %user.0))]
 async fn heartbeat(
     req: HttpRequest,
@@ -105,7 +108,14 @@ async fn change_tab(
         TabChange::Leave => state.store.leave(&page, &key).await,
     }
     .map_err(ApiError::Unavailable)?;
-    respond(&req, &state, &page, version, &key.user, DEFAULT_LIMIT).await
+    match change {
+        // A client that follows the stream has the list already. (Leaves go out as beacons,
+        // which send no headers.)
+        TabChange::Join | TabChange::Heartbeat if prefers_minimal(&req) => {
+            respond_minimal(&state, &page, version, &key.user, DEFAULT_LIMIT).await
+        }
+        _ => respond(&req, &state, &page, version, &key.user, DEFAULT_LIMIT).await,
+    }
 }
 
 /// `listPresence`: the page's snapshot, without making the caller a viewer.

@@ -16,7 +16,7 @@ use super::query::PageQuery;
 use crate::auth::CurrentUser;
 use crate::domain::{Person, UserId};
 use crate::error::{ApiError, Result};
-use crate::snapshot_cache::BuiltSnapshot;
+use crate::snapshot_cache::{BuiltSnapshot, View};
 use crate::state::AppState;
 use crate::store::events::PageEvent;
 
@@ -66,9 +66,10 @@ struct Watch {
 
 impl Watch {
     async fn run(self, mut events: broadcast::Receiver<PageEvent>, first: Arc<BuiltSnapshot>) {
-        let mut last_etag = first.etag(&self.caller, self.query.limit);
+        let view = first.view(&self.caller, self.query.limit);
+        let mut last_etag = view.etag();
         let opening = format!("retry: {RECONNECT_MS}\n\n");
-        if !self.send(opening).await || !self.send(self.snapshot_event(&first)).await {
+        if !self.send(opening).await || !self.send(snapshot_event(&view)).await {
             return;
         }
         let mut last_sent = Instant::now();
@@ -95,10 +96,14 @@ impl Watch {
                     flush_at = None;
                     last_sent = Instant::now();
                     match latest(&self.state, &self.query).await {
-                        Ok(built) if built.etag(&self.caller, self.query.limit) == last_etag => true,
                         Ok(built) => {
-                            last_etag = built.etag(&self.caller, self.query.limit);
-                            self.send(self.snapshot_event(&built)).await
+                            let view = built.view(&self.caller, self.query.limit);
+                            if view.etag() == last_etag {
+                                true
+                            } else {
+                                last_etag = view.etag();
+                                self.send(snapshot_event(&view)).await
+                            }
                         }
                         Err(error) => {
                             tracing::warn!(%error, "ending a stream: the page could not be read");
@@ -114,11 +119,6 @@ impl Watch {
         }
     }
 
-    fn snapshot_event(&self, built: &BuiltSnapshot) -> String {
-        let json = built.render(&self.caller, self.query.limit);
-        format!("event: snapshot\ndata: {}\n\n", String::from_utf8_lossy(&json))
-    }
-
     async fn person_event(&self, event: &str, user: &UserId) -> bool {
         let Ok(profile) = self.state.directory.profile(user).await else { return true };
         let json = serde_json::to_string(&Person::from(&*profile)).expect("a person serializes");
@@ -129,4 +129,8 @@ impl Watch {
     async fn send(&self, chunk: String) -> bool {
         self.sender.send(Bytes::from(chunk)).await.is_ok()
     }
+}
+
+fn snapshot_event(view: &View<'_>) -> String {
+    format!("event: snapshot\ndata: {}\n\n", String::from_utf8_lossy(&view.body()))
 }

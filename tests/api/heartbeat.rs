@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use serde_json::{json, Value};
+
 use crate::helpers::{eventually, spawn_app, spawn_app_with_ttl, viewer_ids};
 
 #[tokio::test]
@@ -76,4 +78,30 @@ async fn an_expired_tab_heals_with_its_next_heartbeat() {
     assert!(expired);
     let snapshot: serde_json::Value = alice.heartbeat("/docs", "a1", false).await.json().await.unwrap();
     assert_eq!(viewer_ids(&snapshot), ["alice"]);
+}
+
+#[tokio::test]
+async fn a_heartbeat_that_prefers_minimal_answers_the_tag_alone() {
+    let app = spawn_app().await;
+    let alice = app.dev_user("alice", "Alice").await;
+    let joined = alice.join("/docs", "a1").await;
+    let beat = |is_editing: bool| {
+        alice.post_minimal(
+            "/api/presence/heartbeat",
+            json!({"pagePath": "/docs", "tabId": "a1", "isEditing": is_editing}),
+        )
+    };
+    let minimal = beat(false).await;
+    assert_eq!(minimal.status(), 204);
+    assert_eq!(minimal.headers()["preference-applied"], "return=minimal");
+    assert_eq!(minimal.headers()["etag"], joined.headers()["etag"], "the tag the snapshot carries");
+    assert!(minimal.bytes().await.unwrap().is_empty());
+
+    let editing = beat(true).await;
+    assert_eq!(editing.status(), 204);
+    assert_ne!(editing.headers()["etag"], joined.headers()["etag"], "editing changes the snapshot");
+    let listed = alice.list("/docs").await;
+    assert_eq!(listed.headers()["etag"], editing.headers()["etag"]);
+    let snapshot: Value = listed.json().await.unwrap();
+    assert_eq!(snapshot["viewers"][0]["isEditing"], true, "the heartbeat did its work");
 }

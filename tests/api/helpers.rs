@@ -124,6 +124,12 @@ impl Caller {
         self.request(Method::POST, path).json(&body).send().await.expect("the request is sent")
     }
 
+    /// A POST with `Prefer: return=minimal`: join and heartbeat then answer 204 and the tag.
+    pub async fn post_minimal(&self, path: &str, body: Value) -> Response {
+        let request = self.request(Method::POST, path).header("prefer", "return=minimal").json(&body);
+        request.send().await.expect("the request is sent")
+    }
+
     pub async fn join(&self, page: &str, tab: &str) -> Response {
         self.post("/api/presence/join", json!({"pagePath": page, "tabId": tab})).await
     }

@@ -77,3 +77,22 @@ async fn pages_are_independent() {
     assert_eq!(viewer_ids(&alice.snapshot("/a").await), ["alice"]);
     assert_eq!(viewer_ids(&alice.snapshot("/b").await), ["bob"]);
 }
+
+#[tokio::test]
+async fn a_join_that_prefers_minimal_joins_and_answers_the_tag_alone() {
+    let app = spawn_app().await;
+    let alice = app.dev_user("alice", "Alice").await;
+    let minimal = alice.post_minimal("/api/presence/join", json!({"pagePath": "/docs", "tabId": "a1"})).await;
+    assert_eq!(minimal.status(), 204);
+    assert_eq!(minimal.headers()["preference-applied"], "return=minimal");
+    let listed = alice.list("/docs").await;
+    assert_eq!(listed.headers()["etag"], minimal.headers()["etag"], "the tag the snapshot carries");
+    assert!(minimal.bytes().await.unwrap().is_empty());
+    assert_eq!(viewer_ids(&listed.json().await.unwrap()), ["alice"]);
+
+    let representation = alice
+        .request(reqwest::Method::POST, "/api/presence/join")
+        .header("prefer", "return=representation")
+        .json(&json!({"pagePath": "/docs", "tabId": "a1"}));
+    assert_eq!(representation.send().await.unwrap().status(), 200, "any other preference gets the snapshot");
+}

@@ -303,6 +303,17 @@ async fn presence_operations(spec: &Spec, app: &TestApp) {
             .await;
         assert_eq!(answer.status, 200, "{path} takes text/plain");
 
+        // 204 for `Prefer: return=minimal` on join and heartbeat, with the snapshot's tag;
+        // leave answers the snapshot all the same.
+        let full = spec.check(Method::POST, path, alice.post(path, body.clone()).await).await;
+        let answer = spec.check(Method::POST, path, alice.post_minimal(path, body.clone()).await).await;
+        if path == "/api/presence/leave" {
+            assert_eq!(answer.status, 200, "{path} ignores Prefer");
+        } else {
+            assert_eq!(answer.status, 204, "{path} with Prefer: return=minimal");
+            assert_eq!(answer.headers["etag"], full.headers["etag"], "{path}: the snapshot's tag");
+        }
+
         // 400: a validation problem, several malformed bodies.
         let answer = spec
             .check(Method::POST, path, alice.post(path, json!({"pagePath": "docs", "tabId": "no spaces"})).await)

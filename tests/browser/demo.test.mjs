@@ -261,12 +261,20 @@ const tabIdOf = (page) => page.getByTestId('tab-id').textContent();
 const waitTransport = (page, transport) =>
   page.locator(`[data-testid="transport"][data-transport="${transport}"]`).waitFor({ state: 'attached' });
 
-/** Every presence API request the page makes, as { path, type, at }, from now on. */
+/** Every presence API request the page makes, as { path, type, at, prefer, status (once answered) }, from now on. */
 function recordRequests(page) {
   const requests = [];
+  const byRequest = new Map();
   page.on('request', (request) => {
     const { pathname } = new URL(request.url());
-    if (pathname.startsWith('/api/presence/')) requests.push({ path: pathname, type: request.resourceType(), at: Date.now() });
+    if (!pathname.startsWith('/api/presence/')) return;
+    const entry = { path: pathname, type: request.resourceType(), at: Date.now(), prefer: request.headers().prefer };
+    requests.push(entry);
+    byRequest.set(request, entry);
+  });
+  page.on('response', (response) => {
+    const entry = byRequest.get(response.request());
+    if (entry) entry.status = response.status();
   });
   return {
     all: requests,
@@ -662,6 +670,13 @@ test('live updates: the stream by default, polling with ?transport=poll; both ca
     assert.equal(pollRequests.count('/api/presence/stream'), 0, 'no stream with ?transport=poll');
     assert.ok(pollRequests.count('/api/presence/list') >= 2, `the polling page polls: ${JSON.stringify(pollRequests.all)}`);
     assert.ok(pollRequests.count('/api/presence/heartbeat') >= 2);
+    // While streaming, heartbeats ask for `Prefer: return=minimal` and get 204 (those already
+    // answered); the polling page's get the snapshot.
+    const beats = (recorded, since = 0) => recorded.all.filter((r) => r.path === '/api/presence/heartbeat' && r.at >= since);
+    const minimal = beats(sseRequests, streamingSince);
+    assert.ok(minimal.every((r) => r.prefer === 'return=minimal' && [undefined, 204].includes(r.status)), JSON.stringify(minimal));
+    assert.ok(minimal.some((r) => r.status === 204), JSON.stringify(minimal));
+    assert.ok(beats(pollRequests).every((r) => r.prefer === undefined && [undefined, 200].includes(r.status)), JSON.stringify(pollRequests.all));
 
     // The stream is the quicker path: well under the poll's half-interval, every time.
     for (const t of [...viaStream.joins, ...viaStream.leaves]) assert.ok(t < HEARTBEAT_MS / 2, `the stream took ${t} ms`);

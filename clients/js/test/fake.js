@@ -19,7 +19,8 @@ export function response(status, body, headers = {}) {
   };
 }
 
-// A tiny in-memory server: join/heartbeat/leave/list on pages, snapshots with ETags.
+// A tiny in-memory server: join/heartbeat/leave/list on pages, snapshots with ETags (a join
+// or heartbeat with `Prefer: return=minimal` answers 204 with the ETag alone).
 // `script` is a queue of overrides: each entry answers the next request instead of the server
 // (an Error rejects the fetch; a function gets (url, init) and returns a response or a promise).
 export function fakeServer({ interval = 15000, me = { id: 'u1', name: 'Alice' } } = {}) {
@@ -60,6 +61,9 @@ export function fakeServer({ interval = 15000, me = { id: 'u1', name: 'Alice' } 
     if (op === 'heartbeat') tabs.set(body.tabId, { isEditing: !!body.isEditing });
     if (op === 'leave') tabs.delete(body.tabId);
     const snap = snapshot(body.pagePath);
+    if (op !== 'leave' && init.headers && init.headers.Prefer === 'return=minimal') {
+      return response(204, undefined, { ETag: etagOf(snap), 'Preference-Applied': 'return=minimal' });
+    }
     return response(200, snap, { ETag: etagOf(snap) });
   }
 

@@ -631,9 +631,10 @@ describe('the stream (server-sent events)', () => {
 
   it('shows a heartbeat answer newer than its last snapshot, and drops one that may be older', async () => {
     await live();
-    // A stream that went quiet: the next heartbeat's answer brings the change.
+    // A stream that went quiet, and a server that does not apply `Prefer: return=minimal`:
+    // the heartbeat's answer brings the change.
     await tick(15000 - 1);
-    withBob();
+    server.script.push(() => response(200, withBob(), { ETag: '"bob"' }));
     await tick(1);
     expect(server.ops()).toEqual(['join', 'heartbeat']);
     expect(presence.viewers.map((v) => v.name)).toEqual(['Bob', 'Alice']);
@@ -650,6 +651,35 @@ describe('the stream (server-sent events)', () => {
     await tick();
     expect(presence.viewers.map((v) => v.name)).toEqual(['Alice']);
     expect(presence.status).toBe('live');
+  });
+
+  it('heartbeats with Prefer: return=minimal while it is open, and takes the 204 as a success', async () => {
+    await live();
+    const before = presence.state;
+    await tick(15000);
+    expect(server.ops()).toEqual(['join', 'heartbeat']);
+    expect(server.calls[0].init.headers.Prefer).toBeUndefined(); // the join: no stream yet
+    expect(server.calls[1].init.headers.Prefer).toBe('return=minimal');
+    expect((await server.fetch.mock.results[1].value).status).toBe(204);
+    expect(presence.state).toBe(before);
+    presence.setEditing(true);
+    expect(server.calls[2].init.headers.Prefer).toBe('return=minimal');
+    expect(server.body(2).isEditing).toBe(true);
+    await tick(15000);
+    expect(server.ops()).toEqual(['join', 'heartbeat', 'heartbeat', 'heartbeat']);
+    expect(presence.status).toBe('live');
+  });
+
+  it('heartbeats without the preference when the stream does not bring the list', async () => {
+    vi.spyOn(Math, 'random').mockReturnValue(1);
+    await live();
+    sse.last.fail(); // polls at once, and at 7.5 s, which reopens it
+    await tick(15000);
+    expect(server.ops()).toEqual(['join', 'list', 'list', 'heartbeat']);
+    expect(sse.instances).toHaveLength(2);
+    expect(presence.state.transport).toBe('poll'); // open, but no snapshot yet
+    expect(server.calls.every((call) => call.init.headers.Prefer === undefined)).toBe(true);
+    expect((await server.fetch.mock.results[3].value).status).toBe(200);
   });
 
   it('passes join and leave to on() listeners, not to subscribers', async () => {
@@ -844,6 +874,7 @@ describe('the stream (server-sent events)', () => {
       await tick(20000);
       expect(server.ops()).toEqual(['join', 'list', 'heartbeat']);
       expect(presence.state.transport).toBe('poll');
+      expect(server.calls[2].init.headers.Prefer).toBeUndefined();
     }
     expect(sse.instances).toHaveLength(0);
     expect(() => startStreaming({ transport: 'sse' })).toThrow(TypeError);
