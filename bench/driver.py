@@ -189,9 +189,7 @@ def request_files(scratch, cookies, tokens):
         "baseline-cookie": [
             ("POST", "/bench/baseline", body, [json_type, f"Cookie: {cookies[u]}"]) for u, body in heartbeats
         ],
-        "heartbeat-cookie": [
-            ("POST", "/api/presence/heartbeat", body, [json_type, f"Cookie: {cookies[u]}"]) for u, body in heartbeats
-        ],
+        "heartbeat-cookie": cookie_heartbeats(cookies),
         "heartbeat-minimal": [
             ("POST", "/api/presence/heartbeat", body, [json_type, f"Cookie: {cookies[u]}", "Prefer: return=minimal"])
             for u, body in heartbeats
@@ -268,11 +266,11 @@ def prepare_big_page(client, cookies, scratch):
     return files, body_bytes
 
 
-def wrk(server, requests, seconds, mode="cycle", profile=None):
+def wrk(server, requests, seconds, mode="cycle", profile=None, connections=CONNECTIONS):
     """One bounded wrk run of bench/load.lua; answers its figures and the command. With
     `profile` (a path), `perf record` samples the server during the run and writes there."""
     env = {"BENCH_REQUESTS": str(requests), "BENCH_MODE": mode, "BENCH_THREADS": str(THREADS)}
-    command = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "5s",
+    command = ["wrk", f"-t{THREADS}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s",
                "-s", "bench/load.lua", server.base]
     shown = " ".join(f"{k}={v}" for k, v in env.items()) + " " + shlex.join(command)
     log(f"  $ {shown}")
@@ -360,6 +358,67 @@ def sweeps_in(log_path, offset):
         text = re.sub(r"\x1b\[[0-9;]*m", "", f.read())  # the pretty format's colours
         removed = [int(m.group(1)) for m in re.finditer(r'"?removed"?[=:](\d+)', text)]
     return len(removed), sum(removed), max(removed, default=0)
+
+
+def cookie_heartbeats(cookies):
+    """A heartbeat of each of the 10 000 tabs, with its user's session cookie."""
+    return [("POST", "/api/presence/heartbeat", body, ["Content-Type: application/json", f"Cookie: {cookies[u]}"])
+            for u, body in heartbeat_bodies()]
+
+
+def redis_mode(binary, scratch, settings, redis_url, seconds, servers):
+    """The heartbeat scenario with the registry and sessions in Redis: one instance, then
+    two on the same Redis loaded at once (half the connections each). Answers the rows."""
+    prefix = f"bench-{secrets.token_hex(4)}"
+    redis_settings = dict(settings, PRESENCE_REDIS_URL=redis_url, PRESENCE_REDIS_PREFIX=prefix)
+    rows = {}
+    try:
+        a = Server(binary, scratch, "redis-a", redis_settings)
+        servers.append(a)
+        client = Client(a.port)
+        cookies = open_sessions(client)  # sessions live in Redis now, not in the cookie
+        join_tabs(client, cookies)
+        assert live_tabs(client, cookies[0]) == (PAGES, TABS), live_tabs(client, cookies[0])
+        requests = write_requests(scratch / "redis-heartbeat.txt", cookie_heartbeats(cookies))
+        log("Redis mode: heartbeat, cookie session, one instance")
+        rows["redis-one"] = wrk(a, requests, seconds)
+        b = Server(binary, scratch, "redis-b", redis_settings)
+        servers.append(b)
+        log("Redis mode: the same heartbeats on two instances at once, half the connections each")
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            runs = [pool.submit(wrk, server, requests, seconds, "cycle", None, CONNECTIONS // 2) for server in (a, b)]
+            rows["redis-two-a"], rows["redis-two-b"] = (run.result() for run in runs)
+        a.stop()
+        b.stop()
+    finally:
+        keys = subprocess.run(["redis-cli", "-u", redis_url, "--scan", "--pattern", f"{prefix}:*"],
+                              capture_output=True, text=True, timeout=60).stdout.split()
+        for start in range(0, len(keys), 1000):
+            subprocess.run(["redis-cli", "-u", redis_url, "del", *keys[start:start + 1000]],
+                           capture_output=True, timeout=60)
+    return rows
+
+
+def redis_table(rows, memory):
+    """Heartbeats/s in Redis mode against the memory mode's, measured in the same run."""
+    both = rows["redis-two-a"]["rps"] + rows["redis-two-b"]["rps"]
+    lines = [
+        "| heartbeat, cookie session, 10 000 tabs | requests/s | × memory mode | p50 | p99 | CPU/request: server |",
+        "|---|---:|---:|---:|---:|---:|",
+        f"| memory mode, one instance (the row above) | {memory['rps']:,.0f} | 1.00 | {memory['p50_us'] / 1000:.2f} ms "
+        f"| {memory['p99_us'] / 1000:.2f} ms | {memory['server_cpu_us']:.0f} µs |",
+    ]
+    for name, label in [("redis-one", "Redis mode, one instance"),
+                        ("redis-two-a", "Redis mode, two instances: A"),
+                        ("redis-two-b", "Redis mode, two instances: B")]:
+        row = rows[name]
+        lines.append(f"| {label} | {row['rps']:,.0f} | {row['rps'] / memory['rps']:.2f} | {row['p50_us'] / 1000:.2f} ms "
+                     f"| {row['p99_us'] / 1000:.2f} ms | {row['server_cpu_us']:.0f} µs |")
+    lines.append(f"| Redis mode, two instances together | {both:,.0f} | {both / memory['rps']:.2f} | | | |")
+    errors = sum(row["status_errors"] + row["socket_errors"] for row in rows.values())
+    return "\n".join(["", "## Redis mode", "", *lines, "",
+                      f"Redis, the instances and wrk share the machine's {os.cpu_count()} CPUs; "
+                      f"{errors} errors in these runs."]) + "\n"
 
 
 def run(args):
@@ -494,8 +553,12 @@ def run(args):
         notes["live_after_sweep"] = live_tabs(client, cookies[0])
         log(f"  {notes['doomed']:,} doomed tabs; {notes['sweeps'][0]} sweeps in the window freed "
             f"{notes['sweeps'][1]:,} (largest {notes['sweeps'][2]:,}); live after: {notes['live_after_sweep']}")
+        server.stop()
+        redis_rows = redis_mode(binary, scratch, settings, args.redis, seconds, servers) if args.redis else None
         info["load_after"] = os.getloadavg()
         report = table(rows, notes, info, seconds)
+        if redis_rows:
+            report += redis_table(redis_rows, rows["heartbeat-cookie"])
         print(report)
         if args.perf:
             # Sampling slows the server down: these figures are not the ones to publish.
@@ -638,6 +701,9 @@ def main():
     parser.add_argument("--out", default=str(ROOT / "bench/results/latest.md"),
                         help="where the table goes (default: bench/results/latest.md)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory (request files, logs)")
+    parser.add_argument("--redis", metavar="URL",
+                        help="also run the heartbeats in Redis mode on this Redis, one and two instances "
+                             "(keys under a prefix of the run's own, deleted at the end)")
     args = parser.parse_args()
     if not 1 <= args.seconds <= 30:
         parser.error("--seconds must be 1 to 30 (the tabs' TTL is 45 s)")
