@@ -12,7 +12,7 @@ use secrecy::SecretString;
 use serde_json::{json, Value};
 
 use crate::common::TestRedis;
-use crate::helpers::{eventually, problem, spawn_app_with, viewer_ids, Caller, EventStream, TestApp};
+use crate::helpers::{eventually, problem, spawn_app_with, viewer_ids, Caller, EventStream, TestApp, JWT_SECRET};
 
 /// Every instance of a deployment signs its cookies with the same key.
 const SESSION_KEY: &str = "CzBVep/E6Q4zWH2ix+wRNluApcrvFDleg6jN8hc8YYar0PUaP2SJrtP4HUJnjLHW+yBFao+02f4jSG2St9wBJg==";
@@ -112,9 +112,56 @@ async fn a_profile_changed_through_one_instance_shows_on_the_others() {
     assert!(seen, "b dropped its cached profile when a announced the change");
 }
 
-/// A `redis-server` of the test's own on `port`, killed when dropped (also on a panic).
+#[tokio::test]
+async fn an_instance_in_another_process_shares_sessions_and_presence() {
+    let Some(redis) = TestRedis::for_test(module_path!()) else { return };
+    let a = instance(&redis.url, &redis.prefix, None, 45_000).await;
+    let port = free_port();
+    let other_process = Command::new(env!("CARGO_BIN_EXE_presence"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("PRESENCE_LISTEN", format!("127.0.0.1:{port}"))
+        .env("PRESENCE_REDIS_URL", &redis.url)
+        .env("PRESENCE_REDIS_PREFIX", &redis.prefix)
+        .env("PRESENCE_DATABASE_URL", &a.settings.database_url)
+        .env("PRESENCE_SESSION_KEY", SESSION_KEY)
+        .env("PRESENCE_COOKIE_SECURE", "false")
+        .env("PRESENCE_JWT_SECRET", JWT_SECRET)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the presence binary runs");
+    let _other_process = KillOnDrop(other_process);
+    let b = format!("http://127.0.0.1:{port}");
+    let ready = || async { reqwest::get(format!("{b}/readyz")).await.is_ok_and(|answer| answer.status() == 200) };
+    assert!(eventually(SOON, ready).await, "the second process is ready");
+
+    let alice = a.dev_user("alice", "Alice").await;
+    assert_eq!(alice.join("/docs", "a1").await.status(), 200);
+    // The same cookie jar, asking the other process.
+    let alice_on_b = Caller { http: alice.http.clone(), address: b.clone(), bearer: None };
+    let snapshot = alice_on_b.snapshot("/docs").await;
+    assert_eq!(viewer_ids(&snapshot), ["alice"], "the tab joined in the first process");
+    assert_eq!(snapshot["viewers"][0]["isCurrentUser"], true, "the session opened in the first process");
+}
+
+/// A child process of the test, killed when dropped (also on a panic).
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A `redis-server` of the test's own on `port`, killed when dropped.
 struct RedisServer {
-    child: Child,
+    _process: KillOnDrop,
     url: String,
 }
 
@@ -126,7 +173,7 @@ impl RedisServer {
             .stdout(Stdio::null())
             .spawn()
             .expect("redis-server runs (scripts/test.sh installs it)");
-        let server = Self { child, url: format!("redis://127.0.0.1:{port}") };
+        let server = Self { _process: KillOnDrop(child), url: format!("redis://127.0.0.1:{port}") };
         let client = redis::Client::open(server.url.as_str()).unwrap();
         let ping = || async {
             let Ok(mut connection) = client.get_multiplexed_async_connection().await else { return false };
@@ -137,17 +184,10 @@ impl RedisServer {
     }
 }
 
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test]
 async fn with_redis_gone_presence_answers_503_and_it_recovers_when_redis_is_back() {
     let Some(_) = TestRedis::for_test(module_path!()) else { return };
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
     let server = RedisServer::start(port).await;
     let app = instance(&server.url, "presence", None, 45_000).await;
     // Clients that give up on an answer that hangs, so a hang fails the test, not stalls it.
