@@ -1,6 +1,8 @@
 //! Files compiled into the binary: the browser client, its types, the demo page and the
 //! OpenAPI description of this API.
 
+use std::sync::LazyLock;
+
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
@@ -10,6 +12,9 @@ pub const OPENAPI_YAML: &str = include_str!("../../openapi.yaml");
 const PRESENCE_JS: &str = include_str!("../../clients/js/presence.js");
 const PRESENCE_D_TS: &str = include_str!("../../clients/js/presence.d.ts");
 const DEMO_HTML: &str = include_str!("../web/demo.html");
+/// The client files' tags, hashed once: the files are fixed for the life of the binary.
+static PRESENCE_JS_TAG: LazyLock<ETag> = LazyLock::new(|| ETag::of(PRESENCE_JS.as_bytes()));
+static PRESENCE_D_TS_TAG: LazyLock<ETag> = LazyLock::new(|| ETag::of(PRESENCE_D_TS.as_bytes()));
 
 /// The client's URL carries no version, so browsers keep it a day and then revalidate
 /// with the ETag: an upgrade reaches every tab within a day at the cost of one 304.
@@ -32,12 +37,12 @@ async fn demo() -> HttpResponse {
 
 /// `getClient`: the browser client, an ES module.
 async fn presence_js(req: HttpRequest) -> HttpResponse {
-    cached(&req, "text/javascript; charset=utf-8", PRESENCE_JS)
+    cached(&req, "text/javascript; charset=utf-8", PRESENCE_JS, *PRESENCE_JS_TAG)
 }
 
 /// `getClientTypes`: TypeScript declarations of the browser client.
 async fn presence_d_ts(req: HttpRequest) -> HttpResponse {
-    cached(&req, "application/typescript; charset=utf-8", PRESENCE_D_TS)
+    cached(&req, "application/typescript; charset=utf-8", PRESENCE_D_TS, *PRESENCE_D_TS_TAG)
 }
 
 /// `getOpenApi`: the repository's `openapi.yaml`, as is.
@@ -45,8 +50,7 @@ async fn openapi() -> HttpResponse {
     HttpResponse::Ok().content_type("application/yaml").body(OPENAPI_YAML)
 }
 
-fn cached(req: &HttpRequest, content_type: &str, body: &'static str) -> HttpResponse {
-    let etag = ETag::of(body.as_bytes());
+fn cached(req: &HttpRequest, content_type: &str, body: &'static str, etag: ETag) -> HttpResponse {
     let fresh = etag.held_by(req);
     let mut response = if fresh { HttpResponse::NotModified() } else { HttpResponse::Ok() };
     response.insert_header((header::ETAG, etag.header_value())).insert_header((header::CACHE_CONTROL, CLIENT_CACHE));
