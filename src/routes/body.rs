@@ -39,20 +39,27 @@ impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
                 }
                 bytes.extend_from_slice(&chunk);
             }
-            if bytes.is_empty() {
-                return parse(b"null").map_err(|_| ApiError::Malformed("the body is empty: send a JSON object".into()));
+            if !bytes.is_empty() {
+                media_type?;
             }
-            media_type?;
-            // Derived serde structs also read JSON arrays field by field; a body is an object.
-            if bytes.iter().find(|byte| !byte.is_ascii_whitespace()) != Some(&b'{') {
-                return Err(ApiError::Malformed("the body must be a JSON object".into()));
-            }
-            parse(&bytes)
+            decode(&bytes).map(Body)
         })
     }
 }
 
-fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<Body<T>, ApiError> {
+/// Reads a body received in full: an empty one as JSON `null`, any other as a JSON object.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.is_empty() {
+        return parse(b"null").map_err(|_| ApiError::Malformed("the body is empty: send a JSON object".into()));
+    }
+    // Derived serde structs also read JSON arrays field by field; a body is an object.
+    if bytes.iter().find(|byte| !byte.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::Malformed("the body must be a JSON object".into()));
+    }
+    parse(bytes)
+}
+
+fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let field = error.path().to_string();
@@ -68,7 +75,7 @@ fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<Body<T>, ApiError> {
         }
     })?;
     deserializer.end().map_err(malformed)?;
-    Ok(Body(value))
+    Ok(value)
 }
 
 fn malformed(error: serde_json::Error) -> ApiError {

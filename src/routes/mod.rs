@@ -3,7 +3,7 @@
 pub mod assets;
 #[cfg(feature = "bench-baseline")]
 pub mod bench;
-mod body;
+pub mod body;
 mod etag;
 pub mod health;
 mod prefer;
