@@ -185,6 +185,9 @@ fn parse_retention(raw: &str) -> Result<Duration, String> {
 /// default port, no trailing slash), since CORS and the origin check compare it byte for byte.
 fn parse_origin(raw: &str) -> Result<String, String> {
     let hint = "an origin is scheme://host[:port], like https://app.example.com";
+    if raw.trim().is_empty() {
+        return Err(format!("an empty origin (a stray comma?); {hint}, and for none leave the setting unset"));
+    }
     let url = url::Url::parse(raw.trim()).map_err(|e| format!("{e}; {hint}"))?;
     let bare = url.path() == "/" && url.query().is_none() && url.fragment().is_none() && url.username().is_empty();
     if !matches!(url.scheme(), "http" | "https") || !bare || url.password().is_some() {
