@@ -99,6 +99,16 @@ pub struct Settings {
     #[arg(long, env = "PRESENCE_COOKIE_SECURE", default_value_t = true, action = ArgAction::Set, global = true)]
     pub cookie_secure: bool,
 
+    /// SameSite of the session cookie: lax, strict, or none (needs secure cookies), which a
+    /// host app on another site than the service needs for the cookie to be sent at all.
+    #[arg(long, env = "PRESENCE_COOKIE_SAME_SITE", value_enum, default_value_t = CookieSameSite::Lax, global = true)]
+    pub cookie_same_site: CookieSameSite,
+
+    /// Origins of host apps on other sites that may call the API with the session cookie,
+    /// comma-separated (https://app.example.com); CORS allows exactly these, with credentials.
+    #[arg(long, env = "PRESENCE_ALLOWED_ORIGINS", value_delimiter = ',', value_parser = parse_origin, global = true)]
+    pub allowed_origins: Vec<String>,
+
     /// Enable POST /api/session/dev, which signs anyone in as anyone. Never in production.
     #[arg(long, env = "PRESENCE_DEV_LOGIN", default_value_t = false, action = ArgAction::Set, global = true)]
     pub dev_login: bool,
@@ -136,6 +146,13 @@ pub enum LogFormat {
     Json,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CookieSameSite {
+    Lax,
+    Strict,
+    None,
+}
+
 impl Settings {
     pub fn ttl(&self) -> Duration {
         Duration::from_millis(self.ttl_ms)
@@ -164,6 +181,21 @@ fn parse_retention(raw: &str) -> Result<Duration, String> {
     Ok(retention)
 }
 
+/// An origin as browsers send it in `Origin` (`https://app.example.com`, lowercase, no
+/// default port, no trailing slash), since CORS and the origin check compare it byte for byte.
+fn parse_origin(raw: &str) -> Result<String, String> {
+    let hint = "an origin is scheme://host[:port], like https://app.example.com";
+    if raw.trim().is_empty() {
+        return Err(format!("an empty origin (a stray comma?); {hint}, and for none leave the setting unset"));
+    }
+    let url = url::Url::parse(raw.trim()).map_err(|e| format!("{e}; {hint}"))?;
+    let bare = url.path() == "/" && url.query().is_none() && url.fragment().is_none() && url.username().is_empty();
+    if !matches!(url.scheme(), "http" | "https") || !bare || url.password().is_some() {
+        return Err(format!("{raw:?} is not an origin; {hint}, with no path, query or credentials"));
+    }
+    Ok(url.origin().ascii_serialization())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,6 +213,24 @@ mod tests {
         assert_eq!(cli.settings.stats_retention, Duration::from_secs(36 * 3600));
         for bad in ["59s", "0m", "soon"] {
             assert!(Cli::try_parse_from(["presence", "--stats-retention", bad]).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn allowed_origins_are_normalized_as_browsers_send_them() {
+        assert!(Settings::defaults().allowed_origins.is_empty());
+        let cli = Cli::try_parse_from([
+            "presence",
+            "--allowed-origins",
+            "https://App.Example.com:443/,http://localhost:5173",
+        ])
+        .unwrap();
+        assert_eq!(cli.settings.allowed_origins, ["https://app.example.com", "http://localhost:5173"]);
+        for bad in
+            ["app.example.com", "*", "https://app.example.com/path", "ftp://x.example", "https://u:p@x.example", "null"]
+        {
+            let error = Cli::try_parse_from(["presence", "--allowed-origins", bad]).unwrap_err().to_string();
+            assert!(error.contains("scheme://host[:port]"), "{bad}: {error}");
         }
     }
 

@@ -24,6 +24,8 @@ pub enum ApiError {
     #[error("{0}")]
     Unauthorized(String),
     #[error("{0}")]
+    CrossSite(String),
+    #[error("{0}")]
     NotFound(String),
     #[error("the request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
@@ -86,6 +88,7 @@ impl ApiError {
             Self::Validation(_) => ("urn:presence:problem:validation", "Invalid request"),
             Self::Malformed(_) => ("urn:presence:problem:malformed", "Malformed request"),
             Self::Unauthorized(_) => ("urn:presence:problem:unauthorized", "Not signed in"),
+            Self::CrossSite(_) => ("urn:presence:problem:cross-site", "Cross-site request refused"),
             Self::NotFound(_) => ("about:blank", "Not Found"),
             Self::PayloadTooLarge { .. } => ("about:blank", "Payload Too Large"),
             Self::UnsupportedMediaType(_) => ("about:blank", "Unsupported Media Type"),
@@ -107,6 +110,7 @@ impl ResponseError for ApiError {
         match self {
             Self::Validation(_) | Self::Malformed(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::CrossSite(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -10,8 +10,8 @@
 //! - [`telemetry`]: the tracing subscriber.
 //! - [`error`]: `ApiError`, every failure as RFC 9457 problem+json.
 //! - [`state`]: `AppState`, what handlers share.
-//! - [`auth`]: the typed session and where it is stored, JWT checks and the `CurrentUser`
-//!   extractor.
+//! - [`auth`]: the typed session and where it is stored, JWT checks, the `CurrentUser`
+//!   extractor and the origin check on cookie-authenticated changes.
 //! - [`domain`]: `PagePath`, `TabId`, `UserId`, `Profile` and the wire `Snapshot`.
 //! - [`store`]: the `PresenceStore` trait, its in-memory registry and its Redis registry
 //!   (shared by every instance, `page.lua` its script), with each page's counts and exact peak.

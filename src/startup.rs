@@ -5,12 +5,14 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix_cors::Cors;
 use actix_session::config::CookieContentSecurity;
 use actix_session::SessionMiddleware;
 use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::{Server, Service};
-use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::middleware::ErrorHandlers;
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::Method;
+use actix_web::middleware::{from_fn, ErrorHandlers};
 use actix_web::{web, App, HttpMessage, HttpRequest, HttpResponse, HttpServer};
 use anyhow::{anyhow, ensure, Context};
 use base64::Engine;
@@ -18,8 +20,8 @@ use futures_util::TryFutureExt;
 use secrecy::ExposeSecret;
 use tracing_actix_web::{RequestId, TracingLogger};
 
-use crate::auth::{SessionStorage, TokenVerifier};
-use crate::configuration::Settings;
+use crate::auth::{refuse_foreign_origins, OriginCheck, SessionStorage, TokenVerifier};
+use crate::configuration::{CookieSameSite, Settings};
 use crate::directory::Directory;
 use crate::domain::Timing;
 use crate::error::{framework_error_to_problem, ApiError};
@@ -46,6 +48,11 @@ impl Application {
             settings.heartbeat_interval_ms,
             settings.ttl_ms
         );
+        ensure!(
+            settings.cookie_secure || settings.cookie_same_site != CookieSameSite::None,
+            "PRESENCE_COOKIE_SAME_SITE=none needs PRESENCE_COOKIE_SECURE=true: browsers drop a SameSite=None cookie \
+             that is not Secure"
+        );
         let timing = Timing { ttl_ms: settings.ttl_ms, heartbeat_interval_ms: settings.heartbeat_interval_ms };
         let (store, sessions) = stores(&settings).await?;
         let state = web::Data::new(AppState {
@@ -71,15 +78,22 @@ impl Application {
         let port = listener.local_addr()?.port();
         let dev_login = settings.dev_login;
         let shared_state = state.clone();
+        let origin_check = web::Data::new(OriginCheck::from_settings(&settings));
+        let same_site = match settings.cookie_same_site {
+            CookieSameSite::Lax => SameSite::Lax,
+            CookieSameSite::Strict => SameSite::Strict,
+            CookieSameSite::None => SameSite::None,
+        };
         let server = HttpServer::new(move || {
             let app = App::new()
                 .app_data(state.clone())
+                .app_data(origin_check.clone())
                 .wrap(
                     SessionMiddleware::builder(sessions.clone(), session_key.clone())
                         .cookie_name(settings.cookie_name.clone())
                         .cookie_secure(settings.cookie_secure)
                         .cookie_http_only(true)
-                        .cookie_same_site(SameSite::Lax)
+                        .cookie_same_site(same_site)
                         .cookie_content_security(CookieContentSecurity::Private)
                         .build(),
                 )
@@ -92,6 +106,11 @@ impl Application {
                         .map_err(|error| ApiError::Unavailable(anyhow!("the session store failed: {error}")).into())
                 })
                 .wrap(ErrorHandlers::new().default_handler(framework_error_to_problem))
+                .wrap(cors(&settings.allowed_origins))
+                // Outside CORS, so a foreign origin's preflight is refused as problem+json
+                // rather than answered by actix-cors; outside the session, so a refused
+                // request never loads or touches one.
+                .wrap(from_fn(refuse_foreign_origins))
                 .wrap_fn(|req, service| {
                     let request_id = req.extensions().get::<RequestId>().map(ToString::to_string);
                     let response = service.call(req);
@@ -151,6 +170,29 @@ async fn stores(settings: &Settings) -> anyhow::Result<(Arc<dyn PresenceStore>, 
     let sessions = SessionStorage::redis(url, prefix).await.context("opening the sessions in Redis")?;
     tracing::info!(prefix, "the registry, sessions and live updates are in Redis");
     Ok((Arc::new(store), sessions))
+}
+
+/// CORS for exactly the allowed origins, with credentials (the session cookie), the request
+/// headers the API reads and the response headers a client needs to see.
+fn cors(allowed_origins: &[String]) -> Cors {
+    allowed_origins
+        .iter()
+        .fold(Cors::default(), |cors, origin| cors.allowed_origin(origin))
+        .supports_credentials()
+        .allowed_methods([Method::GET, Method::POST, Method::DELETE])
+        .allowed_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            header::IF_NONE_MATCH,
+            HeaderName::from_static("prefer"),
+        ])
+        .expose_headers([
+            header::ETAG,
+            header::RETRY_AFTER,
+            HeaderName::from_static("preference-applied"),
+            HeaderName::from_static("x-request-id"),
+        ])
+        .max_age(3600)
 }
 
 async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {

@@ -28,6 +28,8 @@ fn help_documents_every_setting() {
         "PRESENCE_SESSION_KEY",
         "PRESENCE_COOKIE_NAME",
         "PRESENCE_COOKIE_SECURE",
+        "PRESENCE_COOKIE_SAME_SITE",
+        "PRESENCE_ALLOWED_ORIGINS",
         "PRESENCE_DEV_LOGIN",
         "PRESENCE_STREAM_KEEPALIVE_MS",
         "PRESENCE_STATS_SAMPLE_INTERVAL_MS",
@@ -39,6 +41,15 @@ fn help_documents_every_setting() {
     ] {
         assert!(help.contains(variable), "--help names {variable}");
     }
+}
+
+#[test]
+fn a_bad_allowed_origin_fails_start_saying_what_an_origin_is() {
+    let output =
+        presence().env("PRESENCE_ALLOWED_ORIGINS", "https://app.example.com,app.example.com").output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("app.example.com") && stderr.contains("scheme://host[:port]"), "{stderr}");
 }
 
 #[tokio::test]

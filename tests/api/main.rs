@@ -4,6 +4,7 @@ mod bad_input;
 mod cli;
 #[path = "../common/mod.rs"]
 mod common;
+mod cross_site;
 mod health;
 mod heartbeat;
 mod helpers;

@@ -4,7 +4,8 @@
 //!   for that operation, the content type is one it documents, the JSON body validates against
 //!   the documented schema (the whole document is loaded into `jsonschema` as `urn:openapi`),
 //!   and the documented headers are there and match their schemas;
-//! - other methods (405, with `Allow`) and unknown paths (404) answer the shared components;
+//! - other methods (405, with `Allow`), unknown paths (404) and CORS preflights from foreign
+//!   origins (403) answer the shared components;
 //! - the documented `pagePath`, `tabId` and dev-profile rules accept what the server accepts;
 //! - the server's routes (read from `src/routes/*.rs`) and the documented operations are the
 //!   same set, and each handler's doc comment names its `operationId`;
@@ -14,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use reqwest::header::{HeaderMap, AUTHORIZATION, CONTENT_TYPE, IF_NONE_MATCH};
+use reqwest::header::{HeaderMap, AUTHORIZATION, CONTENT_TYPE, IF_NONE_MATCH, ORIGIN};
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{json, Value};
 
@@ -213,6 +214,11 @@ fn post_raw(caller: &Caller, path: &str, content_type: &str, body: impl Into<req
     caller.request(Method::POST, path).header(CONTENT_TYPE, content_type).body(body)
 }
 
+/// The request as a page of another site sends it: with a foreign `Origin`.
+fn from_foreign_origin(request: RequestBuilder) -> RequestBuilder {
+    request.header(ORIGIN, "https://evil.example")
+}
+
 async fn send(request: RequestBuilder) -> Response {
     request.send().await.expect("the request is sent")
 }
@@ -340,6 +346,10 @@ async fn presence_operations(spec: &Spec, app: &TestApp) {
         let basic = anonymous.request(Method::POST, path).header(AUTHORIZATION, "Basic YWxpY2U6eA==").json(&body);
         assert_eq!(spec.check(Method::POST, path, send(basic).await).await.status, 401);
 
+        // 403: the session cookie, sent by a page of a foreign origin.
+        let foreign = from_foreign_origin(alice.request(Method::POST, path).json(&body));
+        assert_eq!(spec.check(Method::POST, path, send(foreign).await).await.status, 403);
+
         // 413 and 415.
         check_size_and_media_type(spec, &alice, path).await;
     }
@@ -422,6 +432,14 @@ async fn session_operations(spec: &Spec, app: &TestApp) {
     let answer = spec.check(Method::POST, SESSION, anonymous.post(SESSION, json!({"token": "not.a.jwt"})).await).await;
     assert_eq!(answer.status, 401);
     check_size_and_media_type(spec, &anonymous, SESSION).await;
+    // 403: a login forged by a foreign page.
+    let forged = from_foreign_origin(post_raw(
+        &anonymous,
+        SESSION,
+        "text/plain",
+        json!({"token": app.token("mallory", "M")}).to_string(),
+    ));
+    assert_eq!(spec.check(Method::POST, SESSION, send(forged).await).await.status, 403);
 
     // GET: the cookie from the body sign-in, a bearer token, nobody.
     let answer = spec.check(Method::GET, SESSION, by_body.get(SESSION).await).await;
@@ -429,7 +447,9 @@ async fn session_operations(spec: &Spec, app: &TestApp) {
     assert_eq!(spec.check(Method::GET, SESSION, app.bearer_user("gina", "Gina").get(SESSION).await).await.status, 200);
     assert_eq!(spec.check(Method::GET, SESSION, anonymous.get(SESSION).await).await.status, 401);
 
-    // DELETE: with a session (its cookie is expired), and with none.
+    // DELETE: refused from a foreign page; with a session (its cookie is expired), and with none.
+    let forged = from_foreign_origin(by_body.request(Method::DELETE, SESSION));
+    assert_eq!(spec.check(Method::DELETE, SESSION, send(forged).await).await.status, 403);
     let answer = spec.check(Method::DELETE, SESSION, send(by_body.request(Method::DELETE, SESSION)).await).await;
     assert_eq!(answer.status, 204);
     assert!(answer.headers.contains_key("set-cookie"), "the session cookie is cleared");
@@ -463,6 +483,8 @@ async fn dev_session_operation(spec: &Spec, app: &TestApp) {
         assert_eq!((answer.status, &answer.json["type"]), (400, &json!("urn:presence:problem:malformed")), "{body}");
     }
     check_size_and_media_type(spec, &caller, DEV).await;
+    let forged = from_foreign_origin(post_raw(&caller, DEV, "text/plain", r#"{"id":"mallory","name":"M"}"#));
+    assert_eq!(spec.check(Method::POST, DEV, send(forged).await).await.status, 403);
 }
 
 async fn operations_endpoints(spec: &Spec, app: &TestApp) {
@@ -617,6 +639,13 @@ async fn other_methods_and_unknown_paths_answer_the_documented_problems() {
                 answer.headers["allow"].to_str().unwrap().split(',').map(|m| m.trim().to_owned()).collect();
             assert_eq!(allowed, documented, "Allow of {path}");
         }
+        // A CORS preflight from a foreign origin is refused; OPTIONS without one is a 405 above.
+        let preflight =
+            from_foreign_origin(caller.request(Method::OPTIONS, path)).header("access-control-request-method", "POST");
+        let context = format!("preflight of {path} from a foreign origin");
+        let answer =
+            spec.check_response("/components/responses/CrossSiteRefused", send(preflight).await, &context).await;
+        assert_eq!(answer.status, 403, "{context}");
         // HEAD is not routed (actix-web's `web::get()` does not take it), so it is a 405 too,
         // without the body a HEAD answer cannot have.
         let response = send(caller.request(Method::HEAD, path)).await;
