@@ -21,16 +21,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// The body of join, heartbeat and leave. Any other field (a `userId`, say) is ignored:
-/// who the caller is comes from the session or token only.
+/// who the caller is comes from the session or token only. Public for the fuzz targets.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct TabRequest {
+pub struct TabRequest {
     page_path: Option<String>,
     tab_id: Option<String>,
     is_editing: Option<bool>,
 }
 
-struct TabCommand {
+/// A tab request whose fields parsed.
+pub struct TabCommand {
     page: PagePath,
     tab: TabId,
     is_editing: Option<bool>,
