@@ -324,9 +324,12 @@ impl Shard {
     /// version 0), raises its peak, and publishes what happened.
     fn commit(&mut self, page: u32, changes: Changes, cx: &Context) -> Version {
         let entry = &mut self.pages[page as usize];
-        if changes.changed {
-            entry.version = Version(cx.versions.fetch_add(1, Ordering::Relaxed) + 1);
+        // Only a change empties a page, so an unchanged one is live and keeps its version:
+        // the path of a heartbeat that changes nothing.
+        if !changes.changed {
+            return entry.version;
         }
+        entry.version = Version(cx.versions.fetch_add(1, Ordering::Relaxed) + 1);
         let viewer_count = entry.tabs_per_user.len();
         let path = entry.path.clone();
         let version = if entry.tabs.is_empty() {
@@ -340,10 +343,8 @@ impl Shard {
         } else {
             entry.version
         };
-        if changes.changed {
-            self.raise_peak(&path, viewer_count, cx.clock.wall(cx.now));
-            cx.events.publish(&path, changes.events.into_iter().chain([PageEvent::Changed(version)]));
-        }
+        self.raise_peak(&path, viewer_count, cx.clock.wall(cx.now));
+        cx.events.publish(&path, changes.events.into_iter().chain([PageEvent::Changed(version)]));
         version
     }
 
