@@ -6,7 +6,7 @@ use serde::Deserialize;
 use super::body::Body;
 use super::prefer::prefers_minimal;
 use super::query::{required, PageQuery, DEFAULT_LIMIT};
-use super::snapshot::{respond, respond_minimal};
+use super::snapshot::{respond, Answer};
 use crate::auth::CurrentUser;
 use crate::domain::{PagePath, TabId};
 use crate::error::{ApiError, Result};
@@ -109,14 +109,13 @@ async fn change_tab(
         TabChange::Leave => state.store.leave(&page, &key).await,
     }
     .map_err(ApiError::Unavailable)?;
-    match change {
+    let answer = match change {
         // A client that follows the stream has the list already. (Leaves go out as beacons,
         // which send no headers.)
-        TabChange::Join | TabChange::Heartbeat if prefers_minimal(&req) => {
-            respond_minimal(&state, &page, version, &key.user, DEFAULT_LIMIT).await
-        }
-        _ => respond(&req, &state, &page, version, &key.user, DEFAULT_LIMIT).await,
-    }
+        TabChange::Join | TabChange::Heartbeat if prefers_minimal(&req) => Answer::TagOnly,
+        _ => Answer::Snapshot,
+    };
+    respond(&req, &state, &page, version, &key.user, DEFAULT_LIMIT, answer).await
 }
 
 /// `listPresence`: the page's snapshot, without making the caller a viewer.
@@ -128,5 +127,5 @@ async fn list(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse> {
     let version = state.store.version(&query.page).await.map_err(ApiError::Unavailable)?;
-    respond(&req, &state, &query.page, version, &user.0, query.limit).await
+    respond(&req, &state, &query.page, version, &user.0, query.limit, Answer::Snapshot).await
 }

@@ -19,9 +19,17 @@ use crate::store::Version;
 const CACHE_CONTROL: HeaderValue = HeaderValue::from_static("private, no-cache");
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
-/// The page's snapshot at `version` as `caller` sees it, at most `limit` viewers. A GET
-/// whose `If-None-Match` holds it gets a 304 without the body being built (a POST always
-/// gets its snapshot, as a 304 only answers reads).
+/// What a snapshot answer carries.
+pub enum Answer {
+    /// The snapshot, or a 304 to a GET whose `If-None-Match` holds it.
+    Snapshot,
+    /// 204 with the tag alone, for a client that prefers `return=minimal`.
+    TagOnly,
+}
+
+/// The page's snapshot at `version` as `caller` sees it, at most `limit` viewers, tagged
+/// with its `ETag`. The body is built only when it is sent: not for a 304 (which only a
+/// GET gets, as a 304 only answers reads) nor for a tag-only answer.
 pub async fn respond(
     req: &HttpRequest,
     state: &AppState,
@@ -29,27 +37,18 @@ pub async fn respond(
     version: Version,
     caller: &UserId,
     limit: usize,
+    answer: Answer,
 ) -> Result<HttpResponse> {
     let built = built(state, page, version).await?;
     let view = built.view(caller, limit);
     let etag = view.etag();
+    if let Answer::TagOnly = answer {
+        return Ok(tagged(StatusCode::NO_CONTENT, etag).insert_header((PREFERENCE_APPLIED, RETURN_MINIMAL)).finish());
+    }
     if req.method() == Method::GET && etag.held_by(req) {
         return Ok(tagged(StatusCode::NOT_MODIFIED, etag).finish());
     }
     Ok(tagged(StatusCode::OK, etag).insert_header((header::CONTENT_TYPE, JSON)).body(view.body()))
-}
-
-/// 204 with the `ETag` that [`respond`] would send, for a client that prefers
-/// `return=minimal`: the body is never built.
-pub async fn respond_minimal(
-    state: &AppState,
-    page: &PagePath,
-    version: Version,
-    caller: &UserId,
-    limit: usize,
-) -> Result<HttpResponse> {
-    let etag = built(state, page, version).await?.view(caller, limit).etag();
-    Ok(tagged(StatusCode::NO_CONTENT, etag).insert_header((PREFERENCE_APPLIED, RETURN_MINIMAL)).finish())
 }
 
 async fn built(state: &AppState, page: &PagePath, version: Version) -> Result<Arc<BuiltSnapshot>> {
