@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use presence::domain::{PagePath, TabId, UserId};
 use presence::store::memory::MemoryStore;
-use presence::store::{PresenceStore, TabKey};
+use presence::store::{PresenceStore, TabKey, TabLimits};
 use tikv_jemallocator::Jemalloc;
 use tokio::runtime::Handle;
 
@@ -170,7 +170,7 @@ impl Run {
         println!("| --- | ---: | ---: | ---: |");
         let start = Usage::now();
         start.report("start (empty store)", start, 0);
-        let store = self.handle.block_on(async { MemoryStore::start(self.ttl, NEVER) });
+        let store = self.handle.block_on(async { MemoryStore::start(self.ttl, NEVER, TabLimits::NONE) });
         self.round(&store, None, false, "joined");
         Usage::now().report("all joined", start, self.tabs);
         self.round(&store, None, true, "heartbeated");
@@ -214,7 +214,7 @@ impl Run {
         println!("| moment | RSS | RSS since start | heap since start |");
         println!("| --- | ---: | ---: | ---: |");
         let start = Usage::now();
-        let store = self.handle.block_on(async { MemoryStore::start(self.ttl, NEVER) });
+        let store = self.handle.block_on(async { MemoryStore::start(self.ttl, NEVER, TabLimits::NONE) });
         self.round(&store, Some(&tabs), false, "joined (shared ids)");
         Usage::now().report("all joined", start, self.tabs);
         self.round(&store, Some(&tabs), true, "heartbeated (shared ids)");
@@ -231,7 +231,7 @@ impl Run {
             None => "back to back".to_string(),
             Some(every) => format!("one every {every:?}, timed from when due"),
         };
-        let store = self.handle.block_on(async { MemoryStore::start(self.ttl, NEVER) });
+        let store = self.handle.block_on(async { MemoryStore::start(self.ttl, NEVER, TabLimits::NONE) });
         let last = self.round(&store, None, false, "joined");
         self.wait_for_expiry(last);
         let live: Vec<(PagePath, TabKey)> = (0..LIVE_TABS)

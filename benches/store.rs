@@ -19,7 +19,7 @@ use presence::directory::Directory;
 use presence::domain::{PagePath, Profile, TabId, Timing, UserId};
 use presence::snapshot_cache::{SnapshotCache, View};
 use presence::store::memory::MemoryStore;
-use presence::store::{PresenceStore, TabKey, Version};
+use presence::store::{PresenceStore, TabKey, TabLimits, Version};
 
 /// The service's allocator, as `src/main.rs` sets it.
 #[global_allocator]
@@ -52,7 +52,7 @@ struct Registry {
 
 impl Registry {
     async fn fill(tabs: Vec<(PagePath, TabKey)>, directory: &Directory) -> Self {
-        let store = MemoryStore::start(LONG_TTL, NEVER);
+        let store = MemoryStore::start(LONG_TTL, NEVER, TabLimits::NONE);
         for (page, key) in &tabs {
             store.join(page, key, None).await.unwrap();
         }
@@ -286,7 +286,7 @@ fn sweep(group: &mut BenchmarkGroup<'_, WallTime>, r: &Registry) {
         b.to_async(&paused).iter_custom(|iters| async move {
             let mut timed = Duration::ZERO;
             for _ in 0..iters {
-                let store = MemoryStore::start(TTL, NEVER);
+                let store = MemoryStore::start(TTL, NEVER, TabLimits::NONE);
                 for (page, key) in &r.tabs {
                     tokio::time::advance(Duration::from_micros(1)).await;
                     store.join(page, key, None).await.unwrap();

@@ -6,6 +6,8 @@ use std::time::Duration;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use secrecy::SecretString;
 
+use crate::store::TabLimits;
+
 #[derive(Debug, Parser)]
 #[command(name = "presence", version, about = "Who else is viewing this page right now: a presence service.")]
 pub struct Cli {
@@ -69,6 +71,32 @@ pub struct Settings {
     #[arg(long, env = "PRESENCE_STREAM_KEEPALIVE_MS", default_value_t = 15_000,
           value_parser = clap::value_parser!(u64).range(10..), global = true)]
     pub stream_keepalive_ms: u64,
+
+    /// The most live tabs one user may have over all pages; a new one beyond is refused (429).
+    #[arg(long, env = "PRESENCE_MAX_TABS_PER_USER", default_value_t = 64,
+          value_parser = clap::value_parser!(u32).range(1..), global = true)]
+    pub max_tabs_per_user: u32,
+
+    /// The most live tabs the registry holds; a new one beyond is refused (503) until some go.
+    #[arg(long, env = "PRESENCE_MAX_TABS", default_value_t = 1_000_000,
+          value_parser = clap::value_parser!(u64).range(1..), global = true)]
+    pub max_tabs: u64,
+
+    /// The most live-update streams one user may have open on this instance (429 beyond).
+    #[arg(long, env = "PRESENCE_MAX_STREAMS_PER_USER", default_value_t = 32,
+          value_parser = clap::value_parser!(u32).range(1..), global = true)]
+    pub max_streams_per_user: u32,
+
+    /// Requests a second one signed-in user may make, on average: bursts of ten seconds'
+    /// worth pass, beyond that 429; 0 for no limit.
+    #[arg(long, env = "PRESENCE_RATE_LIMIT_PER_USER", default_value_t = 20, global = true)]
+    pub rate_limit_per_user: u32,
+
+    /// Requests a second one client address may make, on average, signed in or not: bursts
+    /// of ten seconds' worth pass, beyond that 429; 0 for no limit. Behind a reverse proxy
+    /// every request comes from the proxy's address: set 0 and limit at the proxy.
+    #[arg(long, env = "PRESENCE_RATE_LIMIT_PER_IP", default_value_t = 200, global = true)]
+    pub rate_limit_per_ip: u32,
 
     /// HS256 secret that the host app signs its JWTs with.
     #[arg(long, env = "PRESENCE_JWT_SECRET", hide_env_values = true, global = true)]
@@ -156,6 +184,10 @@ pub enum CookieSameSite {
 impl Settings {
     pub fn ttl(&self) -> Duration {
         Duration::from_millis(self.ttl_ms)
+    }
+
+    pub fn tab_limits(&self) -> TabLimits {
+        TabLimits { per_user: self.max_tabs_per_user, total: usize::try_from(self.max_tabs).unwrap_or(usize::MAX) }
     }
 
     pub fn sweep_interval(&self) -> Duration {

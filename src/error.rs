@@ -1,5 +1,7 @@
 //! `ApiError`: every way a request can fail, answered as RFC 9457 problem+json.
 
+use std::time::Duration;
+
 use actix_web::body::MessageBody;
 use actix_web::dev::ServiceResponse;
 use actix_web::http::{header, StatusCode};
@@ -12,8 +14,8 @@ pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
-/// Seconds a client should wait before retrying when a backing store is down.
-const RETRY_AFTER_SECONDS: &str = "5";
+/// How long a client should wait before retrying when a backing store is down.
+const STORE_RETRY_AFTER: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -31,6 +33,14 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     #[error("{0}")]
     UnsupportedMediaType(String),
+    #[error("too many requests; retry in {} s", whole_seconds(*retry_after))]
+    RateLimited { retry_after: Duration },
+    #[error("you have {limit} live tabs, the most allowed; close one, or wait for one to expire")]
+    TooManyTabs { limit: u32, retry_after: Duration },
+    #[error("you have {limit} live-update streams open, the most allowed; close one, or poll")]
+    TooManyStreams { limit: u32, retry_after: Duration },
+    #[error("the service holds all the live tabs it takes; retry shortly")]
+    Full { retry_after: Duration },
     #[error("a backing store is not reachable; retry shortly")]
     Unavailable(#[source] anyhow::Error),
     #[error("something went wrong on our side")]
@@ -92,8 +102,24 @@ impl ApiError {
             Self::NotFound(_) => ("about:blank", "Not Found"),
             Self::PayloadTooLarge { .. } => ("about:blank", "Payload Too Large"),
             Self::UnsupportedMediaType(_) => ("about:blank", "Unsupported Media Type"),
+            Self::RateLimited { .. } => ("urn:presence:problem:rate-limited", "Too many requests"),
+            Self::TooManyTabs { .. } => ("urn:presence:problem:too-many-tabs", "Too many tabs"),
+            Self::TooManyStreams { .. } => ("urn:presence:problem:too-many-streams", "Too many streams"),
+            Self::Full { .. } => ("urn:presence:problem:full", "Service full"),
             Self::Unavailable(_) => ("urn:presence:problem:unavailable", "Service unavailable"),
             Self::Internal(_) => ("about:blank", "Internal Server Error"),
+        }
+    }
+
+    /// When a refused request may pass, for `Retry-After`.
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Unavailable(_) => Some(STORE_RETRY_AFTER),
+            Self::RateLimited { retry_after }
+            | Self::TooManyTabs { retry_after, .. }
+            | Self::TooManyStreams { retry_after, .. }
+            | Self::Full { retry_after } => Some(*retry_after),
+            _ => None,
         }
     }
 
@@ -114,7 +140,10 @@ impl ResponseError for ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::RateLimited { .. } | Self::TooManyTabs { .. } | Self::TooManyStreams { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            Self::Unavailable(_) | Self::Full { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -132,14 +161,19 @@ impl ResponseError for ApiError {
         };
         let (r#type, title) = self.kind();
         let mut response = HttpResponse::build(status);
-        if matches!(self, Self::Unavailable(_)) {
-            response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS));
+        if let Some(after) = self.retry_after() {
+            response.insert_header((header::RETRY_AFTER, whole_seconds(after).to_string()));
         }
         if matches!(self, Self::Unauthorized(_)) {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
         response.content_type(PROBLEM_JSON).json(Problem { r#type, title, status: status.as_u16(), detail, errors })
     }
+}
+
+/// `Retry-After` counts whole seconds: round up, so a client that waits that long passes.
+fn whole_seconds(duration: Duration) -> u64 {
+    duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
 }
 
 /// Turns the errors actix-web answers by itself (unknown route, wrong method, …) into

@@ -10,11 +10,14 @@
 //! - [`telemetry`]: the tracing subscriber.
 //! - [`error`]: `ApiError`, every failure as RFC 9457 problem+json.
 //! - [`state`]: `AppState`, what handlers share.
+//! - [`rate_limit`]: requests a second per user and per client address.
+//! - [`open_streams`]: live-update streams open per user, capped.
 //! - [`auth`]: the typed session and where it is stored, JWT checks, the `CurrentUser`
 //!   extractor and the origin check on cookie-authenticated changes.
 //! - [`domain`]: `PagePath`, `TabId`, `UserId`, `Profile` and the wire `Snapshot`.
 //! - [`store`]: the `PresenceStore` trait, its in-memory registry and its Redis registry
-//!   (shared by every instance, `page.lua` its script), with each page's counts and exact peak.
+//!   (shared by every instance, `page.lua` and `user.lua` its scripts), with each page's
+//!   counts and exact peak, and the caps on live tabs per user and in all.
 //! - [`directory`]: user profiles and viewer stats in SQL (sqlx, `migrations/`).
 //! - [`profile_sync`]: profile changes announced to, and heard from, other instances.
 //! - [`stats_sampler`]: the background task that samples viewer counts into SQL.
@@ -27,7 +30,9 @@ pub mod configuration;
 pub mod directory;
 pub mod domain;
 pub mod error;
+pub mod open_streams;
 pub mod profile_sync;
+pub mod rate_limit;
 pub mod routes;
 pub mod snapshot_cache;
 pub mod startup;

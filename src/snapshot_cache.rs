@@ -207,7 +207,7 @@ mod tests {
         let database = tempfile::tempdir().unwrap();
         let url = format!("sqlite:{}", database.path().join("presence.db").display());
         let directory = Directory::connect(&url).await.unwrap();
-        let store = MemoryStore::start(Duration::from_secs(60), Duration::from_secs(60));
+        let store = MemoryStore::start(Duration::from_secs(60), Duration::from_secs(60), crate::store::TabLimits::NONE);
         // A path that holds the key the viewers are written after.
         let page = PagePath::parse(r#"/"viewers":[/a"#).unwrap();
         let users: Vec<UserId> = (0..4).map(|i| UserId::parse(&format!("u{i}")).unwrap()).collect();

@@ -25,7 +25,9 @@ use crate::configuration::{CookieSameSite, Settings};
 use crate::directory::Directory;
 use crate::domain::Timing;
 use crate::error::{framework_error_to_problem, ApiError};
+use crate::open_streams::OpenStreams;
 use crate::profile_sync;
+use crate::rate_limit::{self, limit_addresses, RateLimits};
 use crate::routes::{assets, health, presence, session, stats, stream};
 use crate::snapshot_cache::SnapshotCache;
 use crate::state::AppState;
@@ -65,10 +67,13 @@ impl Application {
             snapshots: SnapshotCache::new(timing),
             stream_keepalive: Duration::from_millis(settings.stream_keepalive_ms),
             stats_retention: settings.stats_retention,
+            rate_limits: RateLimits::new(settings.rate_limit_per_user, settings.rate_limit_per_ip),
+            open_streams: OpenStreams::new(settings.max_streams_per_user),
         });
         // Weak, so these tasks end with the app instead of keeping its state alive.
         let weak_state = Arc::downgrade(&state.clone().into_inner());
         profile_sync::start(weak_state.clone());
+        rate_limit::start(weak_state.clone());
         stats_sampler::start(weak_state, settings.stats_sample_interval(), settings.stats_retention);
         let session_key = session_key(&settings)?;
         if settings.dev_login {
@@ -111,6 +116,8 @@ impl Application {
                 // rather than answered by actix-cors; outside the session, so a refused
                 // request never loads or touches one.
                 .wrap(from_fn(refuse_foreign_origins))
+                // Before anything else is done for a request, so a flood costs least.
+                .wrap(from_fn(limit_addresses))
                 .wrap_fn(|req, service| {
                     let request_id = req.extensions().get::<RequestId>().map(ToString::to_string);
                     let response = service.call(req);
@@ -160,11 +167,11 @@ impl Application {
 /// `PRESENCE_REDIS_URL` is set.
 async fn stores(settings: &Settings) -> anyhow::Result<(Arc<dyn PresenceStore>, SessionStorage)> {
     let Some(url) = &settings.redis_url else {
-        let store = MemoryStore::start(settings.ttl(), settings.sweep_interval());
+        let store = MemoryStore::start(settings.ttl(), settings.sweep_interval(), settings.tab_limits());
         return Ok((Arc::new(store), SessionStorage::Cookie));
     };
     let (url, prefix) = (url.expose_secret(), &settings.redis_prefix);
-    let store = RedisStore::connect(url, prefix, settings.ttl(), settings.sweep_interval())
+    let store = RedisStore::connect(url, prefix, settings.ttl(), settings.sweep_interval(), settings.tab_limits())
         .await
         .context("opening the registry in Redis (PRESENCE_REDIS_URL)")?;
     let sessions = SessionStorage::redis(url, prefix).await.context("opening the sessions in Redis")?;

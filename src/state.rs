@@ -6,6 +6,8 @@ use std::time::Duration;
 use crate::auth::TokenVerifier;
 use crate::directory::Directory;
 use crate::domain::Timing;
+use crate::open_streams::OpenStreams;
+use crate::rate_limit::RateLimits;
 use crate::snapshot_cache::SnapshotCache;
 use crate::store::PresenceStore;
 
@@ -20,4 +22,6 @@ pub struct AppState {
     /// How far back the stats history goes (`PRESENCE_STATS_RETENTION`), which bounds
     /// what `GET /api/presence/stats` may ask for.
     pub stats_retention: Duration,
+    pub rate_limits: RateLimits,
+    pub open_streams: OpenStreams,
 }

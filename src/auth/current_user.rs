@@ -13,7 +13,8 @@ use crate::state::AppState;
 
 /// The caller, from `Authorization: Bearer <jwt>` if the request has one, else from the
 /// session cookie. A bearer token's profile is written to the directory, so a client that
-/// never opens a session still shows up with its name.
+/// never opens a session still shows up with its name. Each request counts against the
+/// user's rate limit.
 #[derive(Debug, Clone)]
 pub struct CurrentUser(pub UserId);
 
@@ -30,15 +31,21 @@ impl FromRequest for CurrentUser {
             match bearer? {
                 Some(token) => {
                     let profile = state.tokens.verify(&token)?;
+                    // Before the profile is saved, so a flood never reaches the directory.
+                    state.rate_limits.check_user(&profile.id)?;
                     let profile = profile_sync::save(&state, profile).await?;
                     Ok(CurrentUser(profile.id.clone()))
                 }
-                None => session_user.map(CurrentUser).ok_or_else(|| {
-                    ApiError::Unauthorized(
-                        "sign in first: open a session with POST /api/session, or send Authorization: Bearer <jwt>"
-                            .into(),
-                    )
-                }),
+                None => {
+                    let user = session_user.ok_or_else(|| {
+                        ApiError::Unauthorized(
+                            "sign in first: open a session with POST /api/session, or send Authorization: Bearer <jwt>"
+                                .into(),
+                        )
+                    })?;
+                    state.rate_limits.check_user(&user)?;
+                    Ok(CurrentUser(user))
+                }
             }
         })
     }

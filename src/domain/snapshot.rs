@@ -71,6 +71,13 @@ pub struct Timing {
     pub heartbeat_interval_ms: u64,
 }
 
+impl Timing {
+    /// When a client refused for now should try again: at its next heartbeat.
+    pub fn retry_after(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.heartbeat_interval_ms)
+    }
+}
+
 impl<'a> Viewer<'a> {
     /// A viewer as everyone but that user sees it; one the directory does not know is shown by id.
     pub fn new(viewer: &'a ViewerPresence, profile: Option<&'a Profile>) -> Self {

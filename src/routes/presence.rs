@@ -11,7 +11,7 @@ use crate::auth::CurrentUser;
 use crate::domain::{PagePath, TabId};
 use crate::error::{ApiError, Result};
 use crate::state::AppState;
-use crate::store::TabKey;
+use crate::store::{TabKey, TouchError};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/api/presence/join").route(web::post().to(join)))
@@ -106,9 +106,9 @@ async fn change_tab(
     let version = match change {
         TabChange::Join => state.store.join(&page, &key, is_editing).await,
         TabChange::Heartbeat => state.store.heartbeat(&page, &key, is_editing.unwrap_or(false)).await,
-        TabChange::Leave => state.store.leave(&page, &key).await,
+        TabChange::Leave => state.store.leave(&page, &key).await.map_err(TouchError::Store),
     }
-    .map_err(ApiError::Unavailable)?;
+    .map_err(|error| refusal(error, &state))?;
     let answer = match change {
         // A client that follows the stream has the list already. (Leaves go out as beacons,
         // which send no headers.)
@@ -116,6 +116,16 @@ async fn change_tab(
         _ => Answer::Snapshot,
     };
     respond(&req, &state, &page, version, &key.user, DEFAULT_LIMIT, answer).await
+}
+
+/// What the client is told of a change the store did not make.
+fn refusal(error: TouchError, state: &AppState) -> ApiError {
+    let retry_after = state.timing.retry_after();
+    match error {
+        TouchError::TooManyTabs(limit) => ApiError::TooManyTabs { limit, retry_after },
+        TouchError::Full(_) => ApiError::Full { retry_after },
+        TouchError::Store(error) => ApiError::Unavailable(error),
+    }
 }
 
 /// `listPresence`: the page's snapshot, without making the caller a viewer.

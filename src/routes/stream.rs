@@ -16,6 +16,7 @@ use super::query::PageQuery;
 use crate::auth::CurrentUser;
 use crate::domain::{Person, UserId};
 use crate::error::{ApiError, Result};
+use crate::open_streams::StreamSlot;
 use crate::snapshot_cache::{BuiltSnapshot, View};
 use crate::state::AppState;
 use crate::store::events::PageEvent;
@@ -34,11 +35,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// comment every 15 s (`PRESENCE_STREAM_KEEPALIVE_MS`). Does not make the caller a viewer.
 #[tracing::instrument(name = "stream", skip_all, fields(user = %user.0))]
 async fn stream(user: CurrentUser, query: PageQuery, state: web::Data<AppState>) -> Result<HttpResponse> {
+    let slot = state.open_streams.open(&user.0).ok_or_else(|| ApiError::TooManyStreams {
+        limit: state.open_streams.max_per_user(),
+        retry_after: state.timing.retry_after(),
+    })?;
     // Subscribe before the first read, so no change between the two is missed.
     let events = state.store.events().subscribe(&query.page);
     let first = latest(&state, &query).await?;
     let (sender, mut receiver) = mpsc::channel::<Bytes>(16);
-    let watch = Watch { state: state.into_inner(), query, caller: user.0, sender };
+    let watch = Watch { state: state.into_inner(), query, caller: user.0, sender, _slot: slot };
     actix_web::rt::spawn(watch.run(events, first));
     let body = futures_util::stream::poll_fn(move |context| {
         receiver.poll_recv(context).map(|chunk| chunk.map(Ok::<_, Infallible>))
@@ -62,6 +67,8 @@ struct Watch {
     query: PageQuery,
     caller: UserId,
     sender: mpsc::Sender<Bytes>,
+    /// Counts this stream among its user's until it ends.
+    _slot: StreamSlot,
 }
 
 impl Watch {

@@ -4,7 +4,8 @@
 //! shared by every instance of a scaled-out deployment. Every store
 //! answers a page as a `PagePresence` built by [`aggregate`], so they cannot disagree on
 //! what a snapshot means. Stores also count: each live page's viewers and tabs, and each
-//! page's [`Peak`], which the stats sampler saves to SQL.
+//! page's [`Peak`], which the stats sampler saves to SQL. Both enforce the same
+//! [`TabLimits`], so neither grows without bound.
 
 pub mod events;
 pub mod memory;
@@ -127,6 +128,30 @@ fn earliest(a: Option<SystemTime>, b: Option<SystemTime>) -> Option<SystemTime> 
     }
 }
 
+/// The most live tabs a store takes: per user (over all pages) and in all. Only a new tab
+/// counts against them; a live tab is always refreshed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TabLimits {
+    pub per_user: u32,
+    pub total: usize,
+}
+
+impl TabLimits {
+    /// No limit, for tests and benchmarks that are about something else.
+    pub const NONE: TabLimits = TabLimits { per_user: u32::MAX, total: usize::MAX };
+}
+
+/// Why a join or heartbeat did not go through.
+#[derive(Debug, thiserror::Error)]
+pub enum TouchError {
+    #[error("the user has {0} live tabs, the most allowed")]
+    TooManyTabs(u32),
+    #[error("the registry holds {0} live tabs, the most allowed")]
+    Full(usize),
+    #[error(transparent)]
+    Store(#[from] anyhow::Error),
+}
+
 /// The registry of live tabs. Every call first drops the page's expired tabs, so an answer
 /// never lists a tab older than the TTL; `sweep` frees pages nobody touches any more.
 /// Changes answer the page's new version, so a caller holding that version's snapshot
@@ -134,11 +159,13 @@ fn earliest(a: Option<SystemTime>, b: Option<SystemTime>) -> Option<SystemTime> 
 #[async_trait]
 pub trait PresenceStore: Send + Sync + 'static {
     /// Adds the tab, or refreshes it (keeping `joined_at`) if it is live; sets its editing
-    /// state if `is_editing` says one, else keeps it.
-    async fn join(&self, page: &PagePath, tab: &TabKey, is_editing: Option<bool>) -> anyhow::Result<Version>;
+    /// state if `is_editing` says one, else keeps it. A new tab beyond the [`TabLimits`] is
+    /// refused and changes nothing.
+    async fn join(&self, page: &PagePath, tab: &TabKey, is_editing: Option<bool>) -> Result<Version, TouchError>;
 
-    /// Refreshes the tab and sets its editing state; re-creates it if it was unknown or expired.
-    async fn heartbeat(&self, page: &PagePath, tab: &TabKey, is_editing: bool) -> anyhow::Result<Version>;
+    /// Refreshes the tab and sets its editing state; re-creates it if it was unknown or
+    /// expired, within the [`TabLimits`].
+    async fn heartbeat(&self, page: &PagePath, tab: &TabKey, is_editing: bool) -> Result<Version, TouchError>;
 
     /// Removes the tab; an unknown tab is not an error.
     async fn leave(&self, page: &PagePath, tab: &TabKey) -> anyhow::Result<Version>;

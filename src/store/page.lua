@@ -4,12 +4,14 @@
 -- KEYS: the page's tabs, deadlines, users and meta keys (one hash tag: one Cluster slot).
 -- ARGV: operation, page path, events channel, TTL in µs, then the operation's own:
 --   touch <tab field> <keep|true|false>      join or heartbeat, and the editing state
+--   refresh <tab field> <keep|true|false>    touch, if the tab is there (adds no tab)
 --   leave <tab field>
 --   read                                     expiry only
 --   presence                                 expiry, and answer the tabs
 --   saved <peak viewer count> <peak µs>      the stats sampler saved this peak
 -- Answers {version (0: no live tabs), earliest deadline (0: none), 1 if the peak needs
--- saving, tabs expired, the tabs as field, state pairs (presence only)}.
+-- saving, tabs expired, the tabs as field, state pairs (presence only), 1 if the tab touched
+-- was there}.
 local tabs, deadlines, users, meta = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local op, page, channel, ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 
@@ -24,7 +26,7 @@ local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
 
 -- The message to publish: page, version, then '+user' per join and '-user' per leave.
 local message = { page, '' }
-local changed, expired = false, 0
+local changed, expired, found = false, 0, 0
 
 -- A tab field is '<tab id>:<user id>'; a tab id has no ':'.
 local function owner(field)
@@ -51,10 +53,14 @@ for _, field in ipairs(redis.call('ZRANGEBYSCORE', deadlines, '-inf', '(' .. int
   end
 end
 
-if op == 'touch' then
-  local field, editing = ARGV[5], ARGV[6]
+local field = ARGV[5]
+local state = (op == 'touch' or op == 'refresh') and redis.call('HGET', tabs, field)
+if state then
+  found = 1
+end
+if op == 'touch' or (op == 'refresh' and state) then
+  local editing = ARGV[6]
   local joined, since = now, 0
-  local state = redis.call('HGET', tabs, field)
   if state then
     local j, s = string.match(state, '^(%d+) (%d+)$')
     joined, since = tonumber(j), tonumber(s)
@@ -72,7 +78,7 @@ if op == 'touch' then
   redis.call('HSET', tabs, field, int(joined) .. ' ' .. int(since))
   redis.call('ZADD', deadlines, int(now + ttl), field)
 elseif op == 'leave' then
-  remove(ARGV[5])
+  remove(field)
 end
 
 local live = redis.call('HLEN', tabs) > 0
@@ -119,7 +125,7 @@ if changed then
   redis.call('PUBLISH', channel, table.concat(message, '\n'))
 end
 
-local answer = { version, earliest, unsaved, expired, {} }
+local answer = { version, earliest, unsaved, expired, {}, found }
 if op == 'presence' and live then
   answer[5] = redis.call('HGETALL', tabs)
 end

@@ -9,6 +9,11 @@
 //! - `:users`, a hash of user → live tabs, so a first tab is a join and a last one a leave;
 //! - `:meta`, a hash of the page's `version` and its `peak`, `peak_at` and `saved`.
 //!
+//! Each user with live tabs has `<prefix>:user:{<user>}:tabs`, a sorted set of their tabs over
+//! all pages, which `user.lua` counts against the per-user [`TabLimits`]; a join or heartbeat
+//! runs it and `page.lua` in one round trip. The total is checked against a count of the
+//! tabs the sweep takes every sweep interval, so it can be passed by the tabs added in one.
+//!
 //! Two keys belong to no page, so no script touches them: `<prefix>:pages`, every page with
 //! tabs scored by (a lower bound of) its earliest deadline, which the sweep reads instead of
 //! scanning the keyspace; and `<prefix>:unsaved-peaks`, the pages whose peak the stats sampler
@@ -31,17 +36,23 @@
 //! background sweep makes one every sweep interval), so the store recovers by itself.
 
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{AsyncCommands, Client, IntoConnectionInfo, Msg, ProtocolVersion, PushInfo, PushKind, Script};
+use redis::{
+    AsyncCommands, Client, ErrorKind, FromRedisValue, IntoConnectionInfo, Msg, Pipeline, ProtocolVersion, PushInfo,
+    PushKind, Script,
+};
 use tokio::time::MissedTickBehavior;
 
 use super::events::{PageEvent, PageEvents, ProfileChange};
-use super::{aggregate, PageCounts, PagePresence, Peak, PresenceStore, TabKey, TabState, Version};
+use super::{
+    aggregate, PageCounts, PagePresence, Peak, PresenceStore, TabKey, TabLimits, TabState, TouchError, Version,
+};
 use crate::domain::{PagePath, UserId};
 
 /// The most a call waits for Redis to accept a connection, and then for each answer.
@@ -49,6 +60,9 @@ const CONNECTION_TIMEOUT: Duration = Duration::from_secs(1);
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(1);
 /// Pages the sweep reads from the index at a time.
 const SWEEP_BATCH: usize = 500;
+/// How much longer than on its page a tab counts for its user: more than a round trip, so
+/// a live tab never stops counting first.
+const USER_SLACK_US: u64 = 1_000_000;
 
 pub struct RedisStore {
     shared: Arc<Shared>,
@@ -56,9 +70,13 @@ pub struct RedisStore {
 
 struct Shared {
     redis: ConnectionManager,
-    script: Script,
+    page_script: Script,
+    user_script: Script,
     keys: Keys,
     ttl_us: u64,
+    limits: TabLimits,
+    /// Live tabs in the registry, as the sweep last counted them.
+    live_tabs: AtomicUsize,
     events: Arc<PageEvents>,
 }
 
@@ -70,6 +88,11 @@ impl Keys {
     /// The page's tabs, deadlines, users and meta: the `KEYS` of `page.lua`.
     fn page(&self, page: &PagePath) -> [String; 4] {
         [":tabs", ":deadlines", ":users", ":meta"].map(|part| format!("{}:{{{}}}{part}", self.prefix, page.as_str()))
+    }
+
+    /// The user's tabs over all pages: the `KEYS` of `user.lua`.
+    fn user_tabs(&self, user: &UserId) -> String {
+        format!("{}:user:{{{user}}}:tabs", self.prefix)
     }
 
     fn pages(&self) -> String {
@@ -95,6 +118,8 @@ impl Keys {
 enum Op<'a> {
     /// Adds or refreshes the tab, setting its editing state if one is given.
     Touch(&'a TabKey, Option<bool>),
+    /// Touches the tab if it is there.
+    Refresh(&'a TabKey, Option<bool>),
     Leave(&'a TabKey),
     Read,
     /// A read that answers the tabs too.
@@ -111,12 +136,23 @@ struct Outcome {
     expired: usize,
     /// Field and state of each tab, for `Op::Presence` only.
     tabs: Vec<(String, String)>,
+    /// Whether the tab touched was there.
+    found: bool,
 }
+
+/// `page.lua`'s answer, as it comes.
+type Answer = (u64, u64, bool, usize, Vec<(String, String)>, bool);
 
 impl RedisStore {
     /// Connects to Redis at `url`, subscribes to the page events and starts the background
     /// sweep, which ends when the store is dropped. Every key and channel starts with `prefix`.
-    pub async fn connect(url: &str, prefix: &str, ttl: Duration, sweep_every: Duration) -> anyhow::Result<Self> {
+    pub async fn connect(
+        url: &str,
+        prefix: &str,
+        ttl: Duration,
+        sweep_every: Duration,
+        limits: TabLimits,
+    ) -> anyhow::Result<Self> {
         let mut info = url.into_connection_info().context("reading the Redis URL")?;
         // Pub/sub messages pushed on the connection the commands use need RESP3.
         info.redis.protocol = ProtocolVersion::RESP3;
@@ -135,7 +171,17 @@ impl RedisStore {
         redis.subscribe(keys.events()).await.context("subscribing to the page events")?;
         redis.subscribe(keys.profiles()).await.context("subscribing to the profile changes")?;
         let ttl_us = u64::try_from(ttl.as_micros()).context("the TTL is too long")?;
-        let shared = Arc::new(Shared { redis, script: Script::new(include_str!("page.lua")), keys, ttl_us, events });
+        let shared = Arc::new(Shared {
+            redis,
+            page_script: Script::new(include_str!("page.lua")),
+            user_script: Script::new(include_str!("user.lua")),
+            keys,
+            ttl_us,
+            limits,
+            live_tabs: AtomicUsize::new(0),
+            events,
+        });
+        shared.count_live_tabs().await?;
         tokio::spawn(sweep_until_dropped(Arc::downgrade(&shared), sweep_every));
         Ok(Self { shared })
     }
@@ -144,12 +190,54 @@ impl RedisStore {
 impl Shared {
     /// Runs `page.lua` on the page, then indexes the page as the script's answer says.
     async fn run(&self, page: &PagePath, op: Op<'_>) -> anyhow::Result<Outcome> {
-        let mut call = self.script.prepare_invoke();
-        for key in self.keys.page(page) {
-            call.key(key);
+        let (answer,) =
+            self.eval(redis::pipe().add_command(self.page_call(page, op))).await.with_context(|| updating(page))?;
+        self.index(page, op, answer).await
+    }
+
+    /// Adds or refreshes the tab within the limits. A live tab takes one round trip, which
+    /// counts it for its user and refreshes it; a new one two more, to add it and index it.
+    async fn touch(&self, page: &PagePath, tab: &TabKey, editing: Option<bool>) -> Result<Version, TouchError> {
+        let full = self.live_tabs.load(Ordering::Relaxed) >= self.limits.total;
+        let admit = self
+            .user_call(tab, page, "admit")
+            .arg(self.ttl_us + USER_SLACK_US)
+            .arg(self.limits.per_user)
+            .arg(full)
+            .to_owned();
+        let refresh = Op::Refresh(tab, editing);
+        let (admitted, answer): (i64, Answer) = self
+            .eval(redis::pipe().add_command(admit).add_command(self.page_call(page, refresh)))
+            .await
+            .with_context(|| updating(page))?;
+        let outcome = self.index(page, refresh, answer).await?;
+        if outcome.found {
+            return Ok(outcome.version);
         }
+        match admitted {
+            0 => Err(TouchError::TooManyTabs(self.limits.per_user)),
+            -1 => Err(TouchError::Full(self.limits.total)),
+            _ => Ok(self.run(page, Op::Touch(tab, editing)).await?.version),
+        }
+    }
+
+    /// Removes the tab from its page and from its user's count, in one round trip.
+    async fn leave(&self, page: &PagePath, tab: &TabKey) -> anyhow::Result<Version> {
+        let op = Op::Leave(tab);
+        let (answer, _released): (Answer, i64) = self
+            .eval(redis::pipe().add_command(self.page_call(page, op)).add_command(self.user_call(tab, page, "release")))
+            .await
+            .with_context(|| updating(page))?;
+        Ok(self.index(page, op, answer).await?.version)
+    }
+
+    /// `EVALSHA` of `page.lua` doing `op` on the page.
+    fn page_call(&self, page: &PagePath, op: Op<'_>) -> redis::Cmd {
+        let mut call = redis::cmd("EVALSHA");
+        call.arg(self.page_script.get_hash()).arg(4).arg(&self.keys.page(page));
         let name = match op {
             Op::Touch(..) => "touch",
+            Op::Refresh(..) => "refresh",
             Op::Leave(_) => "leave",
             Op::Read | Op::Sweep => "read",
             Op::Presence => "presence",
@@ -157,20 +245,47 @@ impl Shared {
         };
         call.arg(name).arg(page.as_str()).arg(self.keys.events()).arg(self.ttl_us);
         match op {
-            Op::Touch(tab, editing) => {
+            Op::Touch(tab, editing) | Op::Refresh(tab, editing) => {
                 call.arg(field(tab)).arg(editing.map_or("keep", |on| if on { "true" } else { "false" }))
             }
             Op::Leave(tab) => call.arg(field(tab)),
             Op::Saved(peak) => call.arg(peak.viewer_count).arg(micros(peak.at)),
             Op::Read | Op::Presence | Op::Sweep => &mut call,
         };
+        call
+    }
+
+    /// `EVALSHA` of `user.lua` doing `op` on the user's count of the tab.
+    fn user_call(&self, tab: &TabKey, page: &PagePath, op: &str) -> redis::Cmd {
+        let mut call = redis::cmd("EVALSHA");
+        call.arg(self.user_script.get_hash()).arg(1).arg(self.keys.user_tabs(&tab.user));
+        call.arg(op).arg(format!("{page}\n{}", tab.tab.as_str()));
+        call
+    }
+
+    /// Runs the calls in one round trip; if Redis has lost the scripts (a restart), loads
+    /// them and runs the calls again, which each script allows.
+    async fn eval<T: FromRedisValue>(&self, calls: &Pipeline) -> redis::RedisResult<T> {
         let mut redis = self.redis.clone();
-        let (version, earliest, unsaved_peak, expired, tabs): (u64, u64, bool, usize, Vec<(String, String)>) =
-            call.invoke_async(&mut redis).await.with_context(|| format!("updating page {page} in Redis"))?;
-        // The index is kept a lower bound of each page's earliest deadline: only a touch adds
-        // a deadline (a later one, unless the sweep took the page out), and only the sweep
-        // takes a page out, before its script runs. A connection lost between the script and
-        // this leaves the page to its next touch.
+        match calls.query_async(&mut redis).await {
+            Err(error) if error.kind() == ErrorKind::NoScriptError => {
+                for script in [&self.page_script, &self.user_script] {
+                    script.prepare_invoke().load_async(&mut redis).await?;
+                }
+                calls.query_async(&mut redis).await
+            }
+            answer => answer,
+        }
+    }
+
+    /// Keeps the page's place in the index and among the unsaved peaks, as `page.lua`
+    /// answered `op`.
+    async fn index(&self, page: &PagePath, op: Op<'_>, answer: Answer) -> anyhow::Result<Outcome> {
+        let (version, earliest, unsaved_peak, expired, tabs, found) = answer;
+        // The index is kept a lower bound of each page's earliest deadline: only adding a tab
+        // adds an earlier deadline (unless the sweep took the page out, which puts it back),
+        // and only the sweep takes a page out, before its script runs. A connection lost
+        // between the script and this leaves the page to its next new tab or read.
         let mut index = redis::pipe();
         if matches!(op, Op::Touch(..) | Op::Sweep) && earliest > 0 {
             index.cmd("ZADD").arg(self.keys.pages()).arg("LT").arg(earliest).arg(page.as_str()).ignore();
@@ -179,9 +294,42 @@ impl Shared {
             index.sadd(self.keys.unsaved_peaks(), page.as_str()).ignore();
         }
         if !index.is_empty() {
-            index.query_async::<()>(&mut redis).await.with_context(|| format!("indexing page {page} in Redis"))?;
+            index
+                .query_async::<()>(&mut self.redis.clone())
+                .await
+                .with_context(|| format!("indexing page {page} in Redis"))?;
         }
-        Ok(Outcome { version: Version(version), expired, tabs })
+        Ok(Outcome { version: Version(version), expired, tabs, found })
+    }
+
+    /// Counts the live tabs of every page in the index (after a sweep, these are all live).
+    async fn counts(&self) -> anyhow::Result<Vec<PageCounts>> {
+        let mut redis = self.redis.clone();
+        let indexed: Vec<String> =
+            redis.zrange(self.keys.pages(), 0, -1).await.context("reading the pages with tabs")?;
+        let pages: Vec<PagePath> = indexed.iter().filter_map(|page| PagePath::parse(page).ok()).collect();
+        if pages.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut counts = redis::pipe();
+        for page in &pages {
+            let [tabs, _, users, _] = self.keys.page(page);
+            counts.hlen(users).hlen(tabs);
+        }
+        let counts: Vec<usize> = counts.query_async(&mut redis).await.context("counting the pages' viewers")?;
+        Ok(pages
+            .into_iter()
+            .zip(counts.chunks(2))
+            .filter(|(_, counts)| counts[1] > 0)
+            .map(|(page, counts)| PageCounts { page, viewer_count: counts[0], tab_count: counts[1] })
+            .collect())
+    }
+
+    /// Counts the tabs in the registry, for the limit on the total.
+    async fn count_live_tabs(&self) -> anyhow::Result<()> {
+        let total = self.counts().await?.iter().map(|page| page.tab_count).sum();
+        self.live_tabs.store(total, Ordering::Relaxed);
+        Ok(())
     }
 
     async fn sweep(&self) -> anyhow::Result<usize> {
@@ -219,7 +367,12 @@ async fn sweep_until_dropped(shared: Weak<Shared>, every: Duration) {
     loop {
         ticks.tick().await;
         let Some(shared) = shared.upgrade() else { return };
-        match shared.sweep().await {
+        let swept = async {
+            let removed = shared.sweep().await?;
+            shared.count_live_tabs().await?;
+            anyhow::Ok(removed)
+        };
+        match swept.await {
             Ok(0) => {}
             Ok(removed) => tracing::debug!(removed, "swept expired tabs"),
             // The next tick tries again, and its first call reconnects.
@@ -277,6 +430,10 @@ fn parse_message(payload: &[u8]) -> Option<(PagePath, Vec<PageEvent>)> {
     Some((page, events))
 }
 
+fn updating(page: &PagePath) -> String {
+    format!("updating page {page} in Redis")
+}
+
 /// A tab's field in the page's hashes; tab ids have no `:`.
 fn field(tab: &TabKey) -> String {
     format!("{}:{}", tab.tab.as_str(), tab.user)
@@ -308,16 +465,16 @@ fn peak_of(viewer_count: Option<usize>, at: Option<u64>) -> Option<Peak> {
 
 #[async_trait]
 impl PresenceStore for RedisStore {
-    async fn join(&self, page: &PagePath, tab: &TabKey, is_editing: Option<bool>) -> anyhow::Result<Version> {
-        Ok(self.shared.run(page, Op::Touch(tab, is_editing)).await?.version)
+    async fn join(&self, page: &PagePath, tab: &TabKey, is_editing: Option<bool>) -> Result<Version, TouchError> {
+        self.shared.touch(page, tab, is_editing).await
     }
 
-    async fn heartbeat(&self, page: &PagePath, tab: &TabKey, is_editing: bool) -> anyhow::Result<Version> {
-        Ok(self.shared.run(page, Op::Touch(tab, Some(is_editing))).await?.version)
+    async fn heartbeat(&self, page: &PagePath, tab: &TabKey, is_editing: bool) -> Result<Version, TouchError> {
+        self.shared.touch(page, tab, Some(is_editing)).await
     }
 
     async fn leave(&self, page: &PagePath, tab: &TabKey) -> anyhow::Result<Version> {
-        Ok(self.shared.run(page, Op::Leave(tab)).await?.version)
+        self.shared.leave(page, tab).await
     }
 
     async fn version(&self, page: &PagePath) -> anyhow::Result<Version> {
@@ -349,25 +506,7 @@ impl PresenceStore for RedisStore {
     async fn page_counts(&self) -> anyhow::Result<Vec<PageCounts>> {
         // Tabs past the TTL are not live: sweep the pages that are due before counting.
         self.shared.sweep().await?;
-        let mut redis = self.shared.redis.clone();
-        let indexed: Vec<String> =
-            redis.zrange(self.shared.keys.pages(), 0, -1).await.context("reading the pages with tabs")?;
-        let pages: Vec<PagePath> = indexed.iter().filter_map(|page| PagePath::parse(page).ok()).collect();
-        if pages.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut counts = redis::pipe();
-        for page in &pages {
-            let [tabs, _, users, _] = self.shared.keys.page(page);
-            counts.hlen(users).hlen(tabs);
-        }
-        let counts: Vec<usize> = counts.query_async(&mut redis).await.context("counting the pages' viewers")?;
-        Ok(pages
-            .into_iter()
-            .zip(counts.chunks(2))
-            .filter(|(_, counts)| counts[1] > 0)
-            .map(|(page, counts)| PageCounts { page, viewer_count: counts[0], tab_count: counts[1] })
-            .collect())
+        self.shared.counts().await
     }
 
     async fn peak(&self, page: &PagePath) -> anyhow::Result<Option<Peak>> {

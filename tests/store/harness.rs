@@ -7,7 +7,7 @@ use presence::domain::{PagePath, TabId, UserId};
 use presence::store::events::PageEvent;
 use presence::store::memory::MemoryStore;
 use presence::store::redis::RedisStore;
-use presence::store::{PageCounts, PresenceStore, TabKey};
+use presence::store::{PageCounts, PresenceStore, TabKey, TabLimits};
 use tokio::sync::broadcast::Receiver;
 
 pub use crate::common::eventually;
@@ -63,11 +63,21 @@ impl Backend {
 
     /// A store with this TTL, sweeping in the background every `sweep_every`.
     pub async fn open(&self, ttl: Duration, sweep_every: Duration) -> Box<dyn PresenceStore> {
+        self.open_limited(ttl, sweep_every, TabLimits::NONE).await
+    }
+
+    /// A store that takes only so many tabs.
+    pub async fn open_limited(
+        &self,
+        ttl: Duration,
+        sweep_every: Duration,
+        limits: TabLimits,
+    ) -> Box<dyn PresenceStore> {
         match self {
-            Backend::Memory => Box::new(MemoryStore::start(ttl, sweep_every)),
-            Backend::Redis(redis) => {
-                Box::new(RedisStore::connect(&redis.url, &redis.prefix, ttl, sweep_every).await.expect("Redis answers"))
-            }
+            Backend::Memory => Box::new(MemoryStore::start(ttl, sweep_every, limits)),
+            Backend::Redis(redis) => Box::new(
+                RedisStore::connect(&redis.url, &redis.prefix, ttl, sweep_every, limits).await.expect("Redis answers"),
+            ),
         }
     }
 }

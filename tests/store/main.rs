@@ -9,6 +9,7 @@ mod common;
 mod events;
 mod expiry;
 mod harness;
+mod limits;
 mod presence;
 mod stats;
 mod versions;

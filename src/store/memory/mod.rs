@@ -8,6 +8,7 @@
 
 mod clock;
 mod compact_tab_id;
+mod quota;
 mod shard;
 mod wheel;
 
@@ -21,9 +22,10 @@ use hashbrown::DefaultHashBuilder;
 use parking_lot::{Mutex, MutexGuard};
 
 use super::events::PageEvents;
-use super::{aggregate, PageCounts, PagePresence, Peak, PresenceStore, TabKey, Version};
+use super::{aggregate, PageCounts, PagePresence, Peak, PresenceStore, TabKey, TabLimits, TouchError, Version};
 use crate::domain::PagePath;
 use clock::Clock;
+use quota::Quota;
 use shard::{Context, Editing, Shard};
 
 /// Enough shards that two busy pages seldom share a lock on any machine we run on.
@@ -43,6 +45,7 @@ struct Shared {
     shard_hasher: DefaultHashBuilder,
     versions: AtomicU64,
     events: PageEvents,
+    quota: Quota,
     ttl: Duration,
     clock: Clock,
 }
@@ -50,12 +53,13 @@ struct Shared {
 impl MemoryStore {
     /// Makes the store and starts its background sweep, which ends when the store is dropped.
     /// Must be called inside a tokio runtime.
-    pub fn start(ttl: Duration, sweep_every: Duration) -> Self {
+    pub fn start(ttl: Duration, sweep_every: Duration, limits: TabLimits) -> Self {
         let shared = Arc::new(Shared {
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
             shard_hasher: DefaultHashBuilder::default(),
             versions: AtomicU64::new(0),
             events: PageEvents::default(),
+            quota: Quota::new(limits),
             ttl,
             clock: Clock::start(),
         });
@@ -63,7 +67,7 @@ impl MemoryStore {
         Self { shared }
     }
 
-    fn touch(&self, page: &PagePath, key: &TabKey, editing: Editing) -> Version {
+    fn touch(&self, page: &PagePath, key: &TabKey, editing: Editing) -> Result<Version, TouchError> {
         let cx = self.shared.context();
         let deadline = cx.now.after(self.shared.ttl);
         self.shared.shard(page).touch(page, key, deadline, editing, &cx)
@@ -86,7 +90,13 @@ impl Shared {
     }
 
     fn context(&self) -> Context<'_> {
-        Context { now: self.clock.now(), clock: &self.clock, versions: &self.versions, events: &self.events }
+        Context {
+            now: self.clock.now(),
+            clock: &self.clock,
+            versions: &self.versions,
+            events: &self.events,
+            quota: &self.quota,
+        }
     }
 
     /// Sweeps the shards one batch at a time. Each batch hands the lock straight to a
@@ -108,6 +118,7 @@ impl Shared {
             for shard in self.shards.iter() {
                 shard.lock().shrink();
             }
+            self.quota.shrink();
         }
         removed
     }
@@ -136,12 +147,12 @@ async fn sweep_until_dropped(shared: Weak<Shared>, every: Duration) {
 
 #[async_trait]
 impl PresenceStore for MemoryStore {
-    async fn join(&self, page: &PagePath, tab: &TabKey, is_editing: Option<bool>) -> anyhow::Result<Version> {
-        Ok(self.touch(page, tab, is_editing.map_or(Editing::Keep, Editing::Set)))
+    async fn join(&self, page: &PagePath, tab: &TabKey, is_editing: Option<bool>) -> Result<Version, TouchError> {
+        self.touch(page, tab, is_editing.map_or(Editing::Keep, Editing::Set))
     }
 
-    async fn heartbeat(&self, page: &PagePath, tab: &TabKey, is_editing: bool) -> anyhow::Result<Version> {
-        Ok(self.touch(page, tab, Editing::Set(is_editing)))
+    async fn heartbeat(&self, page: &PagePath, tab: &TabKey, is_editing: bool) -> Result<Version, TouchError> {
+        self.touch(page, tab, Editing::Set(is_editing))
     }
 
     async fn leave(&self, page: &PagePath, tab: &TabKey) -> anyhow::Result<Version> {
@@ -251,7 +262,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn tabs_expire_after_the_ttl_unless_refreshed() {
-        let store = MemoryStore::start(TTL, NEVER);
+        let store = MemoryStore::start(TTL, NEVER, TabLimits::NONE);
         let docs = page("/docs");
         store.join(&docs, &tab("alice", "t1"), None).await.unwrap();
         store.join(&docs, &tab("bob", "t1"), None).await.unwrap();
@@ -266,7 +277,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_background_sweep_frees_pages_nobody_reads() {
-        let store = MemoryStore::start(TTL, Duration::from_secs(5));
+        let store = MemoryStore::start(TTL, Duration::from_secs(5), TabLimits::NONE);
         for i in 0..100 {
             store.join(&page(&format!("/p{i}")), &tab("alice", "t1"), None).await.unwrap();
         }
@@ -279,7 +290,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_sweeper_does_not_keep_the_store_alive() {
-        let store = MemoryStore::start(TTL, Duration::from_secs(1));
+        let store = MemoryStore::start(TTL, Duration::from_secs(1), TabLimits::NONE);
         let weak = Arc::downgrade(&store.shared);
         drop(store);
         tokio::time::sleep(Duration::from_secs(2)).await;
@@ -288,7 +299,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_sweep_keeps_refreshed_tabs_and_forgets_departed_ones() {
-        let store = MemoryStore::start(TTL, NEVER);
+        let store = MemoryStore::start(TTL, NEVER, TabLimits::NONE);
         let docs = page("/docs");
         store.join(&docs, &tab("alice", "t1"), None).await.unwrap();
         store.join(&docs, &tab("bob", "t1"), None).await.unwrap();
@@ -308,7 +319,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn every_tab_is_found_again_among_many_on_many_pages() {
-        let store = MemoryStore::start(TTL, NEVER);
+        let store = MemoryStore::start(TTL, NEVER, TabLimits::NONE);
         for i in 0..500 {
             store
                 .join(&page(&format!("/p{}", i % 7)), &tab(&format!("u{}", i % 50), &format!("t{i}")), None)
@@ -329,7 +340,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_saved_peak_is_forgotten_once_its_page_is_gone() {
-        let store = MemoryStore::start(TTL, NEVER);
+        let store = MemoryStore::start(TTL, NEVER, TabLimits::NONE);
         let (a, b) = (page("/a"), page("/b"));
         store.join(&a, &tab("alice", "t1"), None).await.unwrap();
         store.join(&b, &tab("bob", "t1"), None).await.unwrap();

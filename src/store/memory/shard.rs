@@ -16,10 +16,11 @@ use slab::Slab;
 
 use super::clock::{Clock, Ticks};
 use super::compact_tab_id::CompactTabId;
+use super::quota::Quota;
 use super::wheel::{Bucket, Wheel};
 use crate::domain::{PagePath, UserId};
 use crate::store::events::{PageEvent, PageEvents};
-use crate::store::{PageCounts, Peak, TabKey, TabState, Version};
+use crate::store::{PageCounts, Peak, TabKey, TabState, TouchError, Version};
 
 /// What a change needs from outside its shard.
 pub struct Context<'a> {
@@ -28,6 +29,7 @@ pub struct Context<'a> {
     /// The store-wide version counter: versions never repeat, even for a page re-created.
     pub versions: &'a AtomicU64,
     pub events: &'a PageEvents,
+    pub quota: &'a Quota,
 }
 
 /// How a touch changes a tab's editing state.
@@ -87,25 +89,41 @@ struct Changes {
 }
 
 impl Shard {
-    /// Adds the tab or refreshes it until `deadline`; answers the page's version.
-    pub fn touch(&mut self, path: &PagePath, key: &TabKey, deadline: Ticks, editing: Editing, cx: &Context) -> Version {
+    /// Adds the tab, if the quota admits it, or refreshes it until `deadline`; answers the
+    /// page's version.
+    pub fn touch(
+        &mut self,
+        path: &PagePath,
+        key: &TabKey,
+        deadline: Ticks,
+        editing: Editing,
+        cx: &Context,
+    ) -> Result<Version, TouchError> {
         let mut changes = Changes::default();
-        let page = match self.page_slots.get(path) {
-            Some(&page) => {
-                self.purge(page, cx.now, &mut changes);
-                page
-            }
-            None => self.add_page(path, deadline),
-        };
+        let page = self.page_slots.get(path).copied();
+        if let Some(page) = page {
+            self.purge(page, cx, &mut changes);
+        }
         let id = CompactTabId::from(&key.tab);
         let hash = self.hasher.hash_one((&key.user, &id));
-        let slot = match self.find_tab(page, hash, &key.user, &id) {
+        let slot = match page.and_then(|page| self.find_tab(page, hash, &key.user, &id)) {
             Some(slot) => {
                 self.tabs[slot as usize].deadline = deadline;
                 slot
             }
-            None => self.add_tab(page, hash, Tab::new(key.user.clone(), id, page, cx.now, deadline), &mut changes),
+            None => {
+                if let Err(refused) = cx.quota.admit(&key.user) {
+                    // What lazy expiry found still goes out.
+                    if let Some(page) = page {
+                        self.commit(page, changes, cx);
+                    }
+                    return Err(refused);
+                }
+                let page = page.unwrap_or_else(|| self.add_page(path, deadline));
+                self.add_tab(page, hash, Tab::new(key.user.clone(), id, page, cx.now, deadline), &mut changes)
+            }
         };
+        let page = self.tabs[slot as usize].page;
         if let Editing::Set(is_editing) = editing {
             let tab = &mut self.tabs[slot as usize];
             if is_editing != tab.editing_since.is_some() {
@@ -113,18 +131,18 @@ impl Shard {
                 changes.changed = true;
             }
         }
-        self.commit(page, changes, cx)
+        Ok(self.commit(page, changes, cx))
     }
 
     /// Removes the tab if it is there; answers the page's version.
     pub fn leave(&mut self, path: &PagePath, key: &TabKey, cx: &Context) -> Version {
         let Some(&page) = self.page_slots.get(path) else { return Version::EMPTY };
         let mut changes = Changes::default();
-        self.purge(page, cx.now, &mut changes);
+        self.purge(page, cx, &mut changes);
         let id = CompactTabId::from(&key.tab);
         let hash = self.hasher.hash_one((&key.user, &id));
         if let Some(slot) = self.find_tab(page, hash, &key.user, &id) {
-            self.remove_tab(slot, &mut changes);
+            self.remove_tab(slot, cx.quota, &mut changes);
         }
         self.commit(page, changes, cx)
     }
@@ -133,7 +151,7 @@ impl Shard {
     pub fn read(&mut self, path: &PagePath, cx: &Context, tabs: Option<&mut Vec<(UserId, TabState)>>) -> Version {
         let Some(&page) = self.page_slots.get(path) else { return Version::EMPTY };
         let mut changes = Changes::default();
-        self.purge(page, cx.now, &mut changes);
+        self.purge(page, cx, &mut changes);
         if let (Some(out), Some(entry)) = (tabs, self.pages.get(page as usize)) {
             out.extend(entry.tabs.iter().map(|&slot| {
                 let tab = &self.tabs[slot as usize];
@@ -165,7 +183,7 @@ impl Shard {
                     continue;
                 }
                 let page = tab.page;
-                self.remove_tab(slot, changed_pages.entry(page).or_default());
+                self.remove_tab(slot, cx.quota, changed_pages.entry(page).or_default());
                 removed += 1;
             }
         }
@@ -197,7 +215,7 @@ impl Shard {
         let mut counts = Vec::with_capacity(pages.len());
         for page in pages {
             let mut changes = Changes::default();
-            self.purge(page, cx.now, &mut changes);
+            self.purge(page, cx, &mut changes);
             if self.commit(page, changes, cx) == Version::EMPTY {
                 continue;
             }
@@ -285,8 +303,9 @@ impl Shard {
         slot
     }
 
-    fn remove_tab(&mut self, slot: u32, changes: &mut Changes) {
+    fn remove_tab(&mut self, slot: u32, quota: &Quota, changes: &mut Changes) {
         let tab = self.tabs.remove(slot as usize);
+        quota.release(&tab.user);
         let entry = &mut self.pages[tab.page as usize];
         if let Ok(found) = entry.tabs.find_entry(tab.hash(&self.hasher), |&other| other == slot) {
             found.remove();
@@ -302,7 +321,8 @@ impl Shard {
     }
 
     /// Lazy expiry: drops the page's expired tabs.
-    fn purge(&mut self, page: u32, now: Ticks, changes: &mut Changes) {
+    fn purge(&mut self, page: u32, cx: &Context, changes: &mut Changes) {
+        let now = cx.now;
         if self.pages[page as usize].earliest_deadline >= now {
             return;
         }
@@ -313,7 +333,7 @@ impl Shard {
             .filter(|&slot| self.tabs[slot as usize].deadline < now)
             .collect();
         for slot in expired {
-            self.remove_tab(slot, changes);
+            self.remove_tab(slot, cx.quota, changes);
         }
         let tabs = &self.tabs;
         let entry = &mut self.pages[page as usize];
