@@ -10,6 +10,7 @@ mod heartbeat;
 mod helpers;
 mod join;
 mod leave;
+mod limits;
 mod list;
 mod openapi;
 mod redis_mode;

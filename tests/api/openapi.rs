@@ -248,6 +248,7 @@ async fn every_documented_status_is_answered_as_documented() {
     operations_endpoints(&spec, &app).await;
     stream_operation(&spec, &app).await;
     stats_operations(&spec, &app).await;
+    limit_refusals(&spec).await;
 
     // Dev login off: the path is unknown.
     let production = spawn_app_with(|settings| settings.dev_login = false).await;
@@ -534,6 +535,47 @@ async fn stream_operation(spec: &Spec, app: &TestApp) {
     assert_eq!(bad.status, 400);
     let anonymous = spec.check(Method::GET, STREAM, app.anonymous().get("/api/presence/stream?pagePath=/").await).await;
     assert_eq!(anonymous.status, 401);
+}
+
+/// 429 on every operation (the rate per client address), and for too many tabs or streams
+/// of one user; 503 when the registry is full.
+async fn limit_refusals(spec: &Spec) {
+    let throttled = spawn_app_with(|settings| settings.rate_limit_per_ip = 1).await;
+    let caller = throttled.anonymous();
+    for _ in 0..10 {
+        assert_eq!(caller.get("/healthz").await.status(), 200, "a burst of ten seconds' worth passes");
+    }
+    for (method, path) in spec.operations().into_keys() {
+        let method = Method::from_bytes(method.as_bytes()).unwrap();
+        let answer = spec.check(method.clone(), &path, send(caller.request(method.clone(), &path)).await).await;
+        assert_eq!(answer.status, 429, "{method} {path} beyond the rate of its address");
+    }
+
+    let app = spawn_app_with(|settings| {
+        settings.max_tabs_per_user = 1;
+        settings.max_streams_per_user = 1;
+    })
+    .await;
+    let alice = app.dev_user("alice", "Alice").await;
+    alice.join("/docs", "a1").await;
+    for path in ["/api/presence/join", "/api/presence/heartbeat"] {
+        let answer =
+            spec.check(Method::POST, path, alice.post(path, json!({"pagePath": "/docs", "tabId": "a2"})).await).await;
+        assert_eq!(answer.json["type"], "urn:presence:problem:too-many-tabs", "{path}");
+    }
+    const STREAM: &str = "/api/presence/stream";
+    let _open = EventStream::open(&alice, "/docs").await;
+    let answer = spec.check(Method::GET, STREAM, alice.get("/api/presence/stream?pagePath=/docs").await).await;
+    assert_eq!(answer.json["type"], "urn:presence:problem:too-many-streams");
+
+    let full = spawn_app_with(|settings| settings.max_tabs = 1).await;
+    full.dev_user("alice", "Alice").await.join("/docs", "a1").await;
+    let bob = full.dev_user("bob", "Bob").await;
+    for path in ["/api/presence/join", "/api/presence/heartbeat"] {
+        let answer =
+            spec.check(Method::POST, path, bob.post(path, json!({"pagePath": "/docs", "tabId": "b1"})).await).await;
+        assert_eq!((answer.status, &answer.json["type"]), (503, &json!("urn:presence:problem:full")), "{path}");
+    }
 }
 
 async fn stats_operations(spec: &Spec, app: &TestApp) {
