@@ -68,6 +68,34 @@ async fn a_session_opened_on_one_instance_works_on_another_until_either_ends_it(
     problem(who_am_i(&a).await.unwrap(), 401).await;
 }
 
+/// No session fixation: signing in renews the session, so a session key known before (an
+/// attacker's, planted in the browser) is worth nothing after.
+#[tokio::test]
+async fn signing_in_renews_the_session_and_the_old_key_stops_working() {
+    let Some(redis) = TestRedis::for_test(module_path!()) else { return };
+    let app = instance(&redis.url, &redis.prefix, None, 45_000).await;
+    let sign_in = |cookie: Option<String>, id: &'static str| {
+        let request = reqwest::Client::new().post(format!("{}/api/session/dev", app.address));
+        let request = match cookie {
+            Some(cookie) => request.header(COOKIE, cookie),
+            None => request,
+        };
+        request.json(&json!({"id": id, "name": id})).send()
+    };
+    let cookie_of = |response: &reqwest::Response| {
+        response.headers()[SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned()
+    };
+    let who_am_i =
+        |cookie: &str| reqwest::Client::new().get(format!("{}/api/session", app.address)).header(COOKIE, cookie).send();
+    let planted = cookie_of(&sign_in(None, "mallory").await.unwrap());
+    let renewed = sign_in(Some(planted.clone()), "alice").await.unwrap();
+    assert_eq!(renewed.status(), 200);
+    let fresh = cookie_of(&renewed);
+    assert_ne!(fresh, planted, "a new session key");
+    assert_eq!(who_am_i(&fresh).await.unwrap().json::<Value>().await.unwrap()["user"]["id"], "alice");
+    problem(who_am_i(&planted).await.unwrap(), 401).await;
+}
+
 #[tokio::test]
 async fn instances_share_presence_etags_and_live_updates_including_expiry() {
     let Some(redis) = TestRedis::for_test(module_path!()) else { return };

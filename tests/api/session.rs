@@ -50,6 +50,7 @@ async fn bad_tokens_are_refused() {
         ("tampered signature", tampered),
         ("expired", expired),
         ("not a JWT", "hello".into()),
+        ("unsigned (alg none)", unsigned(json!({"sub": "alice", "exp": now() + 3600}))),
         ("no sub", crate::tokens::hs256(json!({"exp": now() + 3600}))),
         ("no exp", crate::tokens::hs256(json!({"sub": "alice"}))),
         (
@@ -77,6 +78,13 @@ async fn bad_tokens_are_refused() {
         .await
         .unwrap();
     problem(basic, 401).await;
+}
+
+/// A token that says it needs no signature, with an empty one.
+fn unsigned(claims: serde_json::Value) -> String {
+    use base64::engine::{general_purpose::URL_SAFE_NO_PAD, Engine};
+    let part = |value: serde_json::Value| URL_SAFE_NO_PAD.encode(value.to_string());
+    format!("{}.{}.", part(json!({"alg": "none", "typ": "JWT"})), part(claims))
 }
 
 pub fn now() -> u64 {
