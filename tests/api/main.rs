@@ -14,6 +14,7 @@ mod limits;
 mod list;
 mod openapi;
 mod redis_mode;
+mod security_doc;
 mod session;
 mod stats;
 mod stream;

@@ -393,6 +393,20 @@ test('a. two users and a second tab: everyone sees both viewers, the tab count a
     }
   }));
 
+test('a name and a role that are markup are shown as text and never run', { timeout: 60000 }, () =>
+  scene('hostile-profile', async (s) => {
+    const pagePath = '/tests/hostile-profile';
+    const mallory = { id: 'mallory', name: '<img src=x onerror="window.__pwned=1">', role: '<b>Admin</b>' };
+    await (await s.user(mallory)).open(pagePath);
+    const b1 = await (await s.user(BOB)).open(pagePath);
+    await waitForViewers(b1, ['mallory', 'bob']);
+    const shown = viewer(b1, 'mallory');
+    assert.equal(await shown.getByTestId('viewer-name').textContent(), mallory.name);
+    assert.match(await shown.textContent(), /<b>Admin<\/b>/);
+    assert.equal(await shown.locator('img[src="x"], b').count(), 0, 'no element was made of the profile');
+    assert.equal(await b1.evaluate(() => window.__pwned), undefined, 'no script ran');
+  }));
+
 test('b. closing tabs: the pagehide beacon removes them well before the TTL', { timeout: 120000 }, () =>
   scene('b-close-tabs', async (s) => {
     const pagePath = '/tests/close-tabs';
