@@ -11,6 +11,9 @@
 // join and leave events. While it is open the chain stops polling (heartbeats go on, with
 // `Prefer: return=minimal`: the server answers 204 instead of the snapshot the stream has
 // brought already); when it fails, polling takes over and the stream is tried again later.
+// Each stream snapshot carries its ETag as the event id, and each 204 the ETag of the list
+// as it is now: a stream that does not catch up with that tag soon is stuck, and is
+// treated as failed.
 
 const TAB_KEY = 'presence:tab-id';
 const DEFAULT_INTERVAL_MS = 15000;
@@ -21,6 +24,9 @@ const TIMEOUT_MS = 10000;
 // and a heartbeat answers the snapshot a poll would have fetched.
 const RANK = { poll: 0, heartbeat: 1, join: 2 };
 const PERSON_EVENTS = ['join', 'leave'];
+// How long a stream may take to bring the list a heartbeat's answer named (the server
+// merges changes for a quarter of a second) before it counts as stuck.
+const STREAM_LAG_MS = 2000;
 
 export function createPresence(options) {
   if (!options || typeof options.pagePath !== 'string') {
@@ -59,7 +65,7 @@ export function createPresence(options) {
   let paused = false;    // after pagehide, until pageshow
   let ended = false;     // stopped or unauthorized: no more requests, ever
   let halted = false;    // a 4xx that no retry can fix: nothing is sent until the app changes something
-  let stream = null;     // the open EventSource: { source, live, watchdog }
+  let stream = null;     // the open EventSource: { source, live, tagged, watchdog }
   let streamSeq = 0;     // counts stream snapshots: an answer asked for before the last one is older
   let streamFailures = 0;  // consecutive stream failures; the stream is retried after a back-off
   let streamRetryAt = 0;   // not before this (ms since epoch), and only after a request succeeded
@@ -181,6 +187,7 @@ export function createPresence(options) {
     failures = 0;
     const patch = { status: 'live', error: undefined };
     if (res.status === 200 && fresh) Object.assign(patch, snapshotPatch(body, res.headers.get('ETag')));
+    if (res.status === 204 && fresh) expectFromStream(res.headers.get('ETag'));
     if (state.status !== 'live' || state.error || patch.snapshot) setState(patch);
     if (kind !== 'poll') nextBeatAt = Date.now() + intervalMs();
     // A (re-)join leaves the server's isEditing as it was: say ours at once.
@@ -234,7 +241,7 @@ export function createPresence(options) {
       streamFailed(null);
       return;
     }
-    const s = { source, live: false, watchdog: null };
+    const s = { source, live: false, tagged: false, watchdog: null };
     stream = s;
     // The server sends a snapshot at once; a stream that brings none (a buffering proxy, no
     // free connection) is of no use.
@@ -251,7 +258,8 @@ export function createPresence(options) {
     try { body = JSON.parse(event.data); } catch (e) { /* below */ }
     if (!(body && Array.isArray(body.viewers))) return streamFailed(s);
     streamSeq += 1;
-    const patch = snapshotPatch(body, null);
+    s.tagged = !!event.lastEventId;
+    const patch = snapshotPatch(body, event.lastEventId || null);
     if (!s.live) {
       s.live = true;
       streamFailures = 0;
@@ -262,6 +270,16 @@ export function createPresence(options) {
       if (timer && due === 'poll' && failures === 0) schedule('heartbeat', nextBeatAt - Date.now());
     }
     if (patch.snapshot || patch.transport) setState(patch);
+  }
+
+  // A 204 named the list as it is now. If it is not the one the stream brought last, the
+  // stream owes us a snapshot; one that brings nothing in time is stuck: fail it, which
+  // polls at once. (Only a stream that tags its snapshots can be checked.)
+  function expectFromStream(tag) {
+    const s = stream;
+    if (!s || !s.live || !s.tagged || !tag || tag === etag) return;
+    const seq = streamSeq;
+    setTimeout(() => { if (stream === s && streamSeq === seq) streamFailed(s); }, STREAM_LAG_MS);
   }
 
   function onStreamPerson(s, type, event) {

@@ -12,6 +12,13 @@ use actix_web::HttpRequest;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ETag(pub u64);
 
+/// The tag as headers carry it, quotes and all.
+impl std::fmt::Display for ETag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(std::str::from_utf8(&self.quoted()).expect("hex digits in quotes"))
+    }
+}
+
 impl ETag {
     /// The tag of `body`, which changes exactly when the bytes do.
     pub fn of(body: &[u8]) -> Self {

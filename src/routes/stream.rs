@@ -138,6 +138,8 @@ impl Watch {
     }
 }
 
+/// A snapshot, with its `ETag` as the event's id: a client whose heartbeat answers another
+/// tag can tell that its stream is behind.
 fn snapshot_event(view: &View<'_>) -> String {
-    format!("event: snapshot\ndata: {}\n\n", String::from_utf8_lossy(&view.body()))
+    format!("id: {}\nevent: snapshot\ndata: {}\n\n", view.etag(), String::from_utf8_lossy(&view.body()))
 }

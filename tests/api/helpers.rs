@@ -193,6 +193,8 @@ pub async fn problem(response: Response, status: u16) -> Value {
 pub struct EventStream {
     response: Response,
     buffer: String,
+    /// The `id` of the last event read that had one.
+    pub last_id: Option<String>,
 }
 
 impl EventStream {
@@ -206,7 +208,7 @@ impl EventStream {
     /// Reads the events of an answer already checked to be 200.
     pub fn new(response: Response) -> EventStream {
         assert_eq!(response.headers()["content-type"], "text/event-stream");
-        EventStream { response, buffer: String::new() }
+        EventStream { response, buffer: String::new(), last_id: None }
     }
 
     /// The next event as (name, data), skipping comments; `None` if none came within `limit`.
@@ -216,6 +218,9 @@ impl EventStream {
             while let Some(end) = self.buffer.find("\n\n") {
                 let block: String = self.buffer.drain(..end + 2).collect();
                 let field = |name: &str| block.lines().find_map(|line| line.strip_prefix(name)).map(str::to_owned);
+                if let Some(id) = field("id: ") {
+                    self.last_id = Some(id);
+                }
                 if let (Some(event), Some(data)) = (field("event: "), field("data: ")) {
                     return Some((event, serde_json::from_str(&data).expect("event data is JSON")));
                 }

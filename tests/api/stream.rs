@@ -31,6 +31,27 @@ async fn a_stream_opens_with_the_snapshot_and_does_not_join() {
     assert_eq!(viewer_ids(&snapshot), ["alice"], "watching is not viewing");
 }
 
+/// A snapshot event's id is the tag the same caller's heartbeat or list answers, so a
+/// client that heartbeats with `Prefer: return=minimal` can tell when its stream is behind.
+#[tokio::test]
+async fn each_snapshot_event_carries_the_tag_of_the_callers_list() {
+    let app = spawn_app().await;
+    let alice = app.dev_user("alice", "Alice").await;
+    alice.join("/docs", "a1").await;
+    let mut stream = EventStream::open(&alice, "/docs").await;
+    stream.next_named("snapshot", SOON).await.expect("the first snapshot");
+    let listed = alice.list("/docs").await.headers()["etag"].to_str().unwrap().to_owned();
+    assert_eq!(stream.last_id.as_deref(), Some(listed.as_str()));
+
+    let bob = app.dev_user("bob", "Bob").await;
+    bob.join("/docs", "b1").await;
+    stream.next_named("snapshot", SOON).await.expect("a snapshot with bob");
+    let minimal = alice.post_minimal("/api/presence/heartbeat", serde_json::json!({"pagePath": "/docs", "tabId": "a1"})).await;
+    let tag = minimal.headers()["etag"].to_str().unwrap().to_owned();
+    assert_ne!(tag, listed, "bob came");
+    assert_eq!(stream.last_id, Some(tag), "the stream's last snapshot is the one the heartbeat names");
+}
+
 #[tokio::test]
 async fn a_join_on_one_session_reaches_another_sessions_stream() {
     let app = spawn_app().await;

@@ -83,7 +83,7 @@ export function fakeServer({ interval = 15000, me = { id: 'u1', name: 'Alice' } 
   });
 
   return {
-    fetch, calls, script, pages, others, snapshot,
+    fetch, calls, script, pages, others, snapshot, etagOf,
     get maxInFlight() { return maxInFlight; },
     ops: () => calls.map((c) => c.op),
     body: (i) => JSON.parse(calls[i].init.body),
@@ -137,8 +137,8 @@ export function fakeEventSources() {
       this.dispatchEvent(new Event('open'));
     }
     // Works on a closed one too, to show that a late event is ignored.
-    emit(type, data) {
-      this.dispatchEvent(new MessageEvent(type, { data: typeof data === 'string' ? data : JSON.stringify(data) }));
+    emit(type, data, lastEventId = '') {
+      this.dispatchEvent(new MessageEvent(type, { data: typeof data === 'string' ? data : JSON.stringify(data), lastEventId }));
     }
     // A network error: a real EventSource would reconnect by itself (CONNECTING); a refused
     // answer (401, not text/event-stream) closes it (CLOSED). Both fire 'error'.

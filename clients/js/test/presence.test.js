@@ -670,6 +670,38 @@ describe('the stream (server-sent events)', () => {
     expect(presence.status).toBe('live');
   });
 
+  it('fails a stream that does not bring the list a heartbeat named, and polls', async () => {
+    vi.spyOn(Math, 'random').mockReturnValue(1);
+    startStreaming();
+    await tick();
+    const tagged = (snap) => sse.last.emit('snapshot', snap, server.etagOf(snap));
+    tagged(server.snapshot('/docs/a'));
+    await tick(15000); // a 204 naming the list the stream brought: nothing to do
+    expect(server.ops()).toEqual(['join', 'heartbeat']);
+    expect(sse.openOnes()).toHaveLength(1);
+
+    // Bob comes; the stream brings it within the lag: still fine.
+    await tick(14000);
+    const first = sse.last;
+    server.others.set('/docs/a', [bob]);
+    await tick(1000);
+    await tick(1000);
+    tagged(server.snapshot('/docs/a'));
+    await tick(5000);
+    expect(sse.openOnes()).toEqual([first]);
+
+    // Bob goes, and the stream stays silent: the next 204 names a list it never brought.
+    server.others.set('/docs/a', []);
+    await tick(10000);
+    expect(server.ops()).toEqual(['join', 'heartbeat', 'heartbeat', 'heartbeat']);
+    expect(presence.viewers.map((v) => v.name)).toEqual(['Bob', 'Alice']);
+    await tick(2000);
+    expect(first.closed).toBe(true);
+    expect(server.ops().at(-1)).toBe('list');
+    expect(presence.viewers.map((v) => v.name)).toEqual(['Alice']);
+    expect(presence.state.transport).toBe('poll');
+  });
+
   it('heartbeats without the preference when the stream does not bring the list', async () => {
     vi.spyOn(Math, 'random').mockReturnValue(1);
     await live();
