@@ -25,8 +25,9 @@ use crate::configuration::{CookieSameSite, Settings};
 use crate::directory::Directory;
 use crate::domain::Timing;
 use crate::error::{framework_error_to_problem, ApiError};
+use crate::metrics::{record_requests, Metrics};
 use crate::profile_sync;
-use crate::routes::{assets, health, presence, session, stats, stream};
+use crate::routes::{assets, health, metrics, presence, session, stats, stream};
 use crate::snapshot_cache::SnapshotCache;
 use crate::state::AppState;
 use crate::stats_sampler;
@@ -54,7 +55,8 @@ impl Application {
              that is not Secure"
         );
         let timing = Timing { ttl_ms: settings.ttl_ms, heartbeat_interval_ms: settings.heartbeat_interval_ms };
-        let (store, sessions) = stores(&settings).await?;
+        let app_metrics = Arc::new(Metrics::default());
+        let (store, sessions) = stores(&settings, &app_metrics).await?;
         let state = web::Data::new(AppState {
             store,
             directory: Directory::connect(&settings.database_url)
@@ -65,6 +67,7 @@ impl Application {
             snapshots: SnapshotCache::new(timing),
             stream_keepalive: Duration::from_millis(settings.stream_keepalive_ms),
             stats_retention: settings.stats_retention,
+            metrics: app_metrics.clone(),
         });
         // Weak, so these tasks end with the app instead of keeping its state alive.
         let weak_state = Arc::downgrade(&state.clone().into_inner());
@@ -79,6 +82,7 @@ impl Application {
         let dev_login = settings.dev_login;
         let shared_state = state.clone();
         let origin_check = web::Data::new(OriginCheck::from_settings(&settings));
+        let app_metrics = web::Data::from(app_metrics);
         let same_site = match settings.cookie_same_site {
             CookieSameSite::Lax => SameSite::Lax,
             CookieSameSite::Strict => SameSite::Strict,
@@ -88,6 +92,7 @@ impl Application {
             let app = App::new()
                 .app_data(state.clone())
                 .app_data(origin_check.clone())
+                .app_data(app_metrics.clone())
                 .wrap(
                     SessionMiddleware::builder(sessions.clone(), session_key.clone())
                         .cookie_name(settings.cookie_name.clone())
@@ -111,6 +116,8 @@ impl Application {
                 // rather than answered by actix-cors; outside the session, so a refused
                 // request never loads or touches one.
                 .wrap(from_fn(refuse_foreign_origins))
+                // Outside everything that can refuse a request, so every answer is counted.
+                .wrap(from_fn(record_requests))
                 .wrap_fn(|req, service| {
                     let request_id = req.extensions().get::<RequestId>().map(ToString::to_string);
                     let response = service.call(req);
@@ -128,6 +135,7 @@ impl Application {
                 .configure(stats::configure)
                 .configure(|cfg| session::configure(cfg, dev_login))
                 .configure(health::configure)
+                .configure(metrics::configure)
                 .configure(assets::configure);
             // Only in `bench/run.sh`'s build: the baseline route its figures are ratios to.
             #[cfg(feature = "bench-baseline")]
@@ -158,13 +166,13 @@ impl Application {
 
 /// The registry and the sessions: in this process and its cookies, or in Redis when
 /// `PRESENCE_REDIS_URL` is set.
-async fn stores(settings: &Settings) -> anyhow::Result<(Arc<dyn PresenceStore>, SessionStorage)> {
+async fn stores(settings: &Settings, metrics: &Metrics) -> anyhow::Result<(Arc<dyn PresenceStore>, SessionStorage)> {
     let Some(url) = &settings.redis_url else {
         let store = MemoryStore::start(settings.ttl(), settings.sweep_interval());
         return Ok((Arc::new(store), SessionStorage::Cookie));
     };
     let (url, prefix) = (url.expose_secret(), &settings.redis_prefix);
-    let store = RedisStore::connect(url, prefix, settings.ttl(), settings.sweep_interval())
+    let store = RedisStore::connect(url, prefix, settings.ttl(), settings.sweep_interval(), metrics.sweep_failures())
         .await
         .context("opening the registry in Redis (PRESENCE_REDIS_URL)")?;
     let sessions = SessionStorage::redis(url, prefix).await.context("opening the sessions in Redis")?;

@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::auth::TokenVerifier;
 use crate::directory::Directory;
 use crate::domain::Timing;
+use crate::metrics::Metrics;
 use crate::snapshot_cache::SnapshotCache;
 use crate::store::PresenceStore;
 
@@ -20,4 +21,6 @@ pub struct AppState {
     /// How far back the stats history goes (`PRESENCE_STATS_RETENTION`), which bounds
     /// what `GET /api/presence/stats` may ask for.
     pub stats_retention: Duration,
+    /// This app's own metrics, which `GET /metrics` serves.
+    pub metrics: Arc<Metrics>,
 }

@@ -8,6 +8,7 @@ use presence::store::events::PageEvent;
 use presence::store::memory::MemoryStore;
 use presence::store::redis::RedisStore;
 use presence::store::{PageCounts, PresenceStore, TabKey};
+use prometheus_client::metrics::counter::Counter;
 use tokio::sync::broadcast::Receiver;
 
 pub use crate::common::eventually;
@@ -65,9 +66,11 @@ impl Backend {
     pub async fn open(&self, ttl: Duration, sweep_every: Duration) -> Box<dyn PresenceStore> {
         match self {
             Backend::Memory => Box::new(MemoryStore::start(ttl, sweep_every)),
-            Backend::Redis(redis) => {
-                Box::new(RedisStore::connect(&redis.url, &redis.prefix, ttl, sweep_every).await.expect("Redis answers"))
-            }
+            Backend::Redis(redis) => Box::new(
+                RedisStore::connect(&redis.url, &redis.prefix, ttl, sweep_every, Counter::default())
+                    .await
+                    .expect("Redis answers"),
+            ),
         }
     }
 }
