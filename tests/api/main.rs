@@ -11,6 +11,7 @@ mod helpers;
 mod join;
 mod leave;
 mod list;
+mod metrics;
 mod openapi;
 mod redis_mode;
 mod session;
