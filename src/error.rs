@@ -58,6 +58,29 @@ struct Problem<'a> {
     errors: &'a [FieldError],
 }
 
+/// Why a request got a problem answer, for the metrics: `ApiError::error_response` and
+/// `framework_error_to_problem` leave it in the answer's extensions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rejection {
+    /// A stable snake_case name (`validation`, `unauthorized`, …): the `reason` label.
+    pub reason: &'static str,
+    /// Whether a backing store failed, which the metrics count as a store error too.
+    pub store_failed: bool,
+}
+
+impl Rejection {
+    /// A problem that actix-web, or a middleware other than ours, answered by itself.
+    pub fn of_status(status: StatusCode) -> Self {
+        let reason = match status {
+            StatusCode::NOT_FOUND => "not_found",
+            StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+            status if status.is_server_error() => "server_error",
+            _ => "client_error",
+        };
+        Self { reason, store_failed: false }
+    }
+}
+
 /// One field that is wrong, named as the client sent it (`pagePath`, not `page_path`).
 #[derive(Debug, Serialize)]
 pub struct FieldError {
@@ -123,6 +146,30 @@ impl ApiError {
         }
     }
 
+    /// The `reason` of each kind in the metrics: a stable snake_case name, one per variant.
+    fn reason(&self) -> &'static str {
+        match self {
+            Self::Validation(_) => "validation",
+            Self::Malformed(_) => "malformed",
+            Self::Unauthorized(_) => "unauthorized",
+            Self::CrossSite(_) => "cross_site",
+            Self::NotFound(_) => "not_found",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::TooManyTabs { .. } => "too_many_tabs",
+            Self::TooManyStreams { .. } => "too_many_streams",
+            Self::Full { .. } => "full",
+            Self::Unavailable(_) => "unavailable",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    /// What the metrics count of this error's answer.
+    pub fn rejection(&self) -> Rejection {
+        Rejection { reason: self.reason(), store_failed: matches!(self, Self::Unavailable(_)) }
+    }
+
     fn field_errors(&self) -> &[FieldError] {
         match self {
             Self::Validation(errors) => errors,
@@ -167,7 +214,15 @@ impl ResponseError for ApiError {
         if matches!(self, Self::Unauthorized(_)) {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
-        response.content_type(PROBLEM_JSON).json(Problem { r#type, title, status: status.as_u16(), detail, errors })
+        let mut response = response.content_type(PROBLEM_JSON).json(Problem {
+            r#type,
+            title,
+            status: status.as_u16(),
+            detail,
+            errors,
+        });
+        response.extensions_mut().insert(self.rejection());
+        response
     }
 }
 
@@ -206,6 +261,7 @@ pub fn framework_error_to_problem<B: MessageBody + 'static>(
             replacement.append_header((name.clone(), value.clone()));
         }
     }
-    let replacement = replacement.content_type(PROBLEM_JSON).json(problem);
+    let mut replacement = replacement.content_type(PROBLEM_JSON).json(problem);
+    replacement.extensions_mut().insert(Rejection::of_status(status));
     Ok(ErrorHandlerResponse::Response(response.into_response(replacement).map_into_right_body()))
 }

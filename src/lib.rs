@@ -22,6 +22,8 @@
 //! - [`profile_sync`]: profile changes announced to, and heard from, other instances.
 //! - [`stats_sampler`]: the background task that samples viewer counts into SQL.
 //! - [`snapshot_cache`]: each page's snapshot, serialized once per version.
+//! - [`metrics`]: the Prometheus metrics, one registry per app, and the middleware that
+//!   counts and times every request.
 //! - [`routes`]: the HTTP handlers, one module per route group (`routes::bench`, the
 //!   baseline of `bench/run.sh`, only with the `bench-baseline` cargo feature).
 
@@ -30,6 +32,7 @@ pub mod configuration;
 pub mod directory;
 pub mod domain;
 pub mod error;
+pub mod metrics;
 pub mod open_streams;
 pub mod profile_sync;
 pub mod rate_limit;

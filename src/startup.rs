@@ -25,10 +25,11 @@ use crate::configuration::{CookieSameSite, Settings};
 use crate::directory::Directory;
 use crate::domain::Timing;
 use crate::error::{framework_error_to_problem, ApiError};
+use crate::metrics::{record_requests, Metrics};
 use crate::open_streams::OpenStreams;
 use crate::profile_sync;
 use crate::rate_limit::{self, limit_addresses, RateLimits};
-use crate::routes::{assets, health, presence, session, stats, stream};
+use crate::routes::{assets, health, metrics, presence, session, stats, stream};
 use crate::snapshot_cache::SnapshotCache;
 use crate::state::AppState;
 use crate::stats_sampler;
@@ -56,7 +57,8 @@ impl Application {
              that is not Secure"
         );
         let timing = Timing { ttl_ms: settings.ttl_ms, heartbeat_interval_ms: settings.heartbeat_interval_ms };
-        let (store, sessions) = stores(&settings).await?;
+        let app_metrics = Arc::new(Metrics::default());
+        let (store, sessions) = stores(&settings, &app_metrics).await?;
         let state = web::Data::new(AppState {
             store,
             directory: Directory::connect(&settings.database_url)
@@ -69,6 +71,7 @@ impl Application {
             stats_retention: settings.stats_retention,
             rate_limits: RateLimits::new(settings.rate_limit_per_user, settings.rate_limit_per_ip),
             open_streams: OpenStreams::new(settings.max_streams_per_user),
+            metrics: app_metrics.clone(),
         });
         // Weak, so these tasks end with the app instead of keeping its state alive.
         let weak_state = Arc::downgrade(&state.clone().into_inner());
@@ -84,6 +87,7 @@ impl Application {
         let dev_login = settings.dev_login;
         let shared_state = state.clone();
         let origin_check = web::Data::new(OriginCheck::from_settings(&settings));
+        let app_metrics = web::Data::from(app_metrics);
         let same_site = match settings.cookie_same_site {
             CookieSameSite::Lax => SameSite::Lax,
             CookieSameSite::Strict => SameSite::Strict,
@@ -93,6 +97,7 @@ impl Application {
             let app = App::new()
                 .app_data(state.clone())
                 .app_data(origin_check.clone())
+                .app_data(app_metrics.clone())
                 .wrap(
                     SessionMiddleware::builder(sessions.clone(), session_key.clone())
                         .cookie_name(settings.cookie_name.clone())
@@ -118,6 +123,8 @@ impl Application {
                 .wrap(from_fn(refuse_foreign_origins))
                 // Before anything else is done for a request, so a flood costs least.
                 .wrap(from_fn(limit_addresses))
+                // Outside everything that can refuse a request, so every answer is counted.
+                .wrap(from_fn(record_requests))
                 .wrap_fn(|req, service| {
                     let request_id = req.extensions().get::<RequestId>().map(ToString::to_string);
                     let response = service.call(req);
@@ -135,6 +142,7 @@ impl Application {
                 .configure(stats::configure)
                 .configure(|cfg| session::configure(cfg, dev_login))
                 .configure(health::configure)
+                .configure(metrics::configure)
                 .configure(assets::configure);
             // Only in `bench/run.sh`'s build: the baseline route its figures are ratios to.
             #[cfg(feature = "bench-baseline")]
@@ -165,15 +173,22 @@ impl Application {
 
 /// The registry and the sessions: in this process and its cookies, or in Redis when
 /// `PRESENCE_REDIS_URL` is set.
-async fn stores(settings: &Settings) -> anyhow::Result<(Arc<dyn PresenceStore>, SessionStorage)> {
+async fn stores(settings: &Settings, metrics: &Metrics) -> anyhow::Result<(Arc<dyn PresenceStore>, SessionStorage)> {
     let Some(url) = &settings.redis_url else {
         let store = MemoryStore::start(settings.ttl(), settings.sweep_interval(), settings.tab_limits());
         return Ok((Arc::new(store), SessionStorage::Cookie));
     };
     let (url, prefix) = (url.expose_secret(), &settings.redis_prefix);
-    let store = RedisStore::connect(url, prefix, settings.ttl(), settings.sweep_interval(), settings.tab_limits())
-        .await
-        .context("opening the registry in Redis (PRESENCE_REDIS_URL)")?;
+    let store = RedisStore::connect(
+        url,
+        prefix,
+        settings.ttl(),
+        settings.sweep_interval(),
+        settings.tab_limits(),
+        metrics.sweep_failures(),
+    )
+    .await
+    .context("opening the registry in Redis (PRESENCE_REDIS_URL)")?;
     let sessions = SessionStorage::redis(url, prefix).await.context("opening the sessions in Redis")?;
     tracing::info!(prefix, "the registry, sessions and live updates are in Redis");
     Ok((Arc::new(store), sessions))

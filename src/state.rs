@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::auth::TokenVerifier;
 use crate::directory::Directory;
 use crate::domain::Timing;
+use crate::metrics::Metrics;
 use crate::open_streams::OpenStreams;
 use crate::rate_limit::RateLimits;
 use crate::snapshot_cache::SnapshotCache;
@@ -24,4 +25,6 @@ pub struct AppState {
     pub stats_retention: Duration,
     pub rate_limits: RateLimits,
     pub open_streams: OpenStreams,
+    /// This app's own metrics, which `GET /metrics` serves.
+    pub metrics: Arc<Metrics>,
 }

@@ -13,6 +13,7 @@ use anyhow::Context;
 use tokio::time::MissedTickBehavior;
 
 use crate::domain::PagePath;
+use crate::metrics::StoreOperation;
 use crate::state::AppState;
 
 /// Starts sampling every `every`, keeping `retention` of history. Must be called inside a
@@ -30,6 +31,7 @@ async fn sample_until_dropped(state: Weak<AppState>, every: Duration, retention:
         ticks.tick().await;
         let Some(state) = state.upgrade() else { return };
         if let Err(error) = sampler.sample(&state).await {
+            state.metrics.store_failed(StoreOperation::StatsSample);
             // The next sample tries again; unsaved peaks stay in the store until then.
             tracing::warn!(error = format!("{error:#}"), "could not sample the viewer stats");
         }

@@ -6,6 +6,7 @@ pub mod bench;
 pub mod body;
 mod etag;
 pub mod health;
+pub mod metrics;
 mod prefer;
 pub mod presence;
 mod query;

@@ -16,6 +16,7 @@ use super::query::PageQuery;
 use crate::auth::CurrentUser;
 use crate::domain::{Person, UserId};
 use crate::error::{ApiError, Result};
+use crate::metrics::{OpenStream, StoreOperation};
 use crate::open_streams::StreamSlot;
 use crate::snapshot_cache::{BuiltSnapshot, View};
 use crate::state::AppState;
@@ -43,7 +44,8 @@ async fn stream(user: CurrentUser, query: PageQuery, state: web::Data<AppState>)
     let events = state.store.events().subscribe(&query.page);
     let first = latest(&state, &query).await?;
     let (sender, mut receiver) = mpsc::channel::<Bytes>(16);
-    let watch = Watch { state: state.into_inner(), query, caller: user.0, sender, _slot: slot };
+    let open = state.metrics.stream_opened();
+    let watch = Watch { state: state.into_inner(), query, caller: user.0, sender, _slot: slot, _open: open };
     actix_web::rt::spawn(watch.run(events, first));
     let body = futures_util::stream::poll_fn(move |context| {
         receiver.poll_recv(context).map(|chunk| chunk.map(Ok::<_, Infallible>))
@@ -69,6 +71,8 @@ struct Watch {
     sender: mpsc::Sender<Bytes>,
     /// Counts this stream among its user's until it ends.
     _slot: StreamSlot,
+    /// Counts the stream as open in the metrics until the task ends, however it ends.
+    _open: OpenStream,
 }
 
 impl Watch {
@@ -113,6 +117,7 @@ impl Watch {
                             }
                         }
                         Err(error) => {
+                            self.state.metrics.store_failed(StoreOperation::Stream);
                             tracing::warn!(%error, "ending a stream: the page could not be read");
                             return;
                         }

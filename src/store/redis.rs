@@ -42,6 +42,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use async_trait::async_trait;
+use prometheus_client::metrics::counter::Counter;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{
     AsyncCommands, Client, ErrorKind, FromRedisValue, IntoConnectionInfo, Msg, Pipeline, ProtocolVersion, PushInfo,
@@ -145,13 +146,15 @@ type Answer = (u64, u64, bool, usize, Vec<(String, String)>, bool);
 
 impl RedisStore {
     /// Connects to Redis at `url`, subscribes to the page events and starts the background
-    /// sweep, which ends when the store is dropped. Every key and channel starts with `prefix`.
+    /// sweep, which ends when the store is dropped and counts its failures in
+    /// `sweep_failures`. Every key and channel starts with `prefix`.
     pub async fn connect(
         url: &str,
         prefix: &str,
         ttl: Duration,
         sweep_every: Duration,
         limits: TabLimits,
+        sweep_failures: Counter,
     ) -> anyhow::Result<Self> {
         let mut info = url.into_connection_info().context("reading the Redis URL")?;
         // Pub/sub messages pushed on the connection the commands use need RESP3.
@@ -182,7 +185,7 @@ impl RedisStore {
             events,
         });
         shared.count_live_tabs().await?;
-        tokio::spawn(sweep_until_dropped(Arc::downgrade(&shared), sweep_every));
+        tokio::spawn(sweep_until_dropped(Arc::downgrade(&shared), sweep_every, sweep_failures));
         Ok(Self { shared })
     }
 }
@@ -360,7 +363,7 @@ impl Shared {
     }
 }
 
-async fn sweep_until_dropped(shared: Weak<Shared>, every: Duration) {
+async fn sweep_until_dropped(shared: Weak<Shared>, every: Duration, failures: Counter) {
     let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     ticks.tick().await;
@@ -376,7 +379,10 @@ async fn sweep_until_dropped(shared: Weak<Shared>, every: Duration) {
             Ok(0) => {}
             Ok(removed) => tracing::debug!(removed, "swept expired tabs"),
             // The next tick tries again, and its first call reconnects.
-            Err(error) => tracing::warn!(error = format!("{error:#}"), "could not sweep expired tabs"),
+            Err(error) => {
+                failures.inc();
+                tracing::warn!(error = format!("{error:#}"), "could not sweep expired tabs");
+            }
         }
     }
 }

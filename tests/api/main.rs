@@ -12,6 +12,7 @@ mod join;
 mod leave;
 mod limits;
 mod list;
+mod metrics;
 mod openapi;
 mod redis_mode;
 mod security_doc;

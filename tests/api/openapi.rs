@@ -492,6 +492,8 @@ async fn operations_endpoints(spec: &Spec, app: &TestApp) {
     let caller = app.anonymous();
     assert_eq!(spec.check(Method::GET, "/healthz", caller.get("/healthz").await).await.json, json!({"status": "ok"}));
     assert_eq!(spec.check(Method::GET, "/readyz", caller.get("/readyz").await).await.json, json!({"status": "ok"}));
+    let answer = spec.check(Method::GET, "/metrics", caller.get("/metrics").await).await;
+    assert!(String::from_utf8_lossy(&answer.bytes).contains("presence_http_requests_total{"), "the metrics");
     let answer = spec.check(Method::GET, "/openapi.yaml", caller.get("/openapi.yaml").await).await;
     assert_eq!(answer.status, 200);
     assert!(
@@ -643,7 +645,7 @@ async fn stats_operations(spec: &Spec, app: &TestApp) {
 }
 
 /// Drops the viewer stats tables, as a database that lost them would answer.
-async fn drop_stats_tables(app: &TestApp) {
+pub(crate) async fn drop_stats_tables(app: &TestApp) {
     execute(app, &["DROP TABLE viewer_samples", "DROP TABLE page_peaks"]).await;
 }
 

@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 
 use crate::common::TestRedis;
 use crate::helpers::{eventually, problem, spawn_app_with, viewer_ids, Caller, EventStream, TestApp, JWT_SECRET};
+use crate::metrics::{scrape, Scrape};
 
 /// Every instance of a deployment signs its cookies with the same key.
 const SESSION_KEY: &str = "CzBVep/E6Q4zWH2ix+wRNluApcrvFDleg6jN8hc8YYar0PUaP2SJrtP4HUJnjLHW+yBFao+02f4jSG2St9wBJg==";
@@ -244,6 +245,15 @@ async fn with_redis_gone_presence_answers_503_and_it_recovers_when_redis_is_back
         assert_eq!(body["type"], "urn:presence:problem:unavailable", "{case}: {body}");
     }
     problem(alice.get("/readyz").await, 503).await;
+    // The metrics still answer, without the live counts, and count every failure.
+    let store_errors =
+        |metrics: &Scrape, operation: &str| metrics.count("presence_store_errors_total", &[("operation", operation)]);
+    let metrics = scrape(&app).await;
+    assert_eq!(store_errors(&metrics, "request"), 8.0, "the seven 503s above and readyz's");
+    assert_eq!(store_errors(&metrics, "scrape"), 1.0);
+    assert_eq!(metrics.value("presence_live_tabs", &[]), None, "the registry could not be read");
+    let sweep_failed = eventually(SOON, || async { store_errors(&scrape(&app).await, "sweep") >= 1.0 }).await;
+    assert!(sweep_failed, "the background sweep's failures are counted");
 
     let _server = RedisServer::start(port).await;
     let ready = eventually(SOON, || async { alice.get("/readyz").await.status() == 200 }).await;

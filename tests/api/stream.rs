@@ -46,7 +46,8 @@ async fn each_snapshot_event_carries_the_tag_of_the_callers_list() {
     let bob = app.dev_user("bob", "Bob").await;
     bob.join("/docs", "b1").await;
     stream.next_named("snapshot", SOON).await.expect("a snapshot with bob");
-    let minimal = alice.post_minimal("/api/presence/heartbeat", serde_json::json!({"pagePath": "/docs", "tabId": "a1"})).await;
+    let minimal =
+        alice.post_minimal("/api/presence/heartbeat", serde_json::json!({"pagePath": "/docs", "tabId": "a1"})).await;
     let tag = minimal.headers()["etag"].to_str().unwrap().to_owned();
     assert_ne!(tag, listed, "bob came");
     assert_eq!(stream.last_id, Some(tag), "the stream's last snapshot is the one the heartbeat names");

@@ -8,6 +8,7 @@ use presence::store::events::PageEvent;
 use presence::store::memory::MemoryStore;
 use presence::store::redis::RedisStore;
 use presence::store::{PageCounts, PresenceStore, TabKey, TabLimits};
+use prometheus_client::metrics::counter::Counter;
 use tokio::sync::broadcast::Receiver;
 
 pub use crate::common::eventually;
@@ -76,7 +77,9 @@ impl Backend {
         match self {
             Backend::Memory => Box::new(MemoryStore::start(ttl, sweep_every, limits)),
             Backend::Redis(redis) => Box::new(
-                RedisStore::connect(&redis.url, &redis.prefix, ttl, sweep_every, limits).await.expect("Redis answers"),
+                RedisStore::connect(&redis.url, &redis.prefix, ttl, sweep_every, limits, Counter::default())
+                    .await
+                    .expect("Redis answers"),
             ),
         }
     }
