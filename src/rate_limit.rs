@@ -11,7 +11,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::web;
-use governor::clock::{Clock, DefaultClock};
+use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::domain::UserId;
@@ -67,9 +67,9 @@ fn check<K: std::hash::Hash + Eq + Clone>(
     key: &K,
 ) -> Result<(), ApiError> {
     let Some(limiter) = limiter else { return Ok(()) };
-    limiter.check_key(key).map_err(|not_until| ApiError::RateLimited {
-        retry_after: not_until.wait_time_from(DefaultClock::default().now()),
-    })
+    limiter
+        .check_key(key)
+        .map_err(|not_until| ApiError::RateLimited { retry_after: not_until.wait_time_from(limiter.clock().now()) })
 }
 
 /// The address a limit is kept for: an IPv6 client's /64, which is what one subscriber
