@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Every test of the project, as CI runs it: the Rust suites (their Redis cases against the
-# Redis at PRESENCE_TEST_REDIS_URL, the API suite again on PostgreSQL), a short run of each
-# fuzz target, the JS client's unit tests, the real-browser tests, then the README's curl
-# walkthrough pasted as is.
+# Redis at PRESENCE_TEST_REDIS_URL, the API suite again on PostgreSQL), schemathesis over
+# every operation of openapi.yaml, a short run of each fuzz target, the JS client's unit
+# tests, the real-browser tests, then the README's curl walkthrough pasted as is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,6 +48,7 @@ cargo test --all-targets --locked
 drop_test_databases
 PRESENCE_TEST_DATABASE_URL="$postgres" cargo test --locked --test api
 drop_test_databases
+bash scripts/schemathesis.sh
 cargo bench --no-run --locked
 bash scripts/fuzz.sh 15
 (cd clients/js && npm ci --no-audit --no-fund && npm test)

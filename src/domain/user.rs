@@ -87,12 +87,18 @@ fn printable(value: &str) -> Result<(), ValidationError> {
     Ok(())
 }
 
-/// Avatars end up in `<img src>` on other users' pages, so only web URLs are allowed.
+/// Avatars end up in `<img src>` on other users' pages, so only web URLs are allowed; and
+/// every answer promises a URI (RFC 3986), so one that a browser would first have to encode
+/// (a space, a non-ASCII character) is refused rather than passed on as is.
 fn web_url(value: &str) -> Result<(), ValidationError> {
-    if value.starts_with("https://") || value.starts_with("http://") {
-        return Ok(());
+    if !(value.starts_with("https://") || value.starts_with("http://")) {
+        return Err(ValidationError::new("scheme").with_message("must be an http:// or https:// URL".into()));
     }
-    Err(ValidationError::new("scheme").with_message("must be an http:// or https:// URL".into()))
+    if fluent_uri::Uri::parse(value).is_err() {
+        let message = "must be written as a URI (RFC 3986): percent-encode spaces and non-ASCII characters";
+        return Err(ValidationError::new("uri").with_message(message.into()));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -125,6 +131,8 @@ mod tests {
             (fields("u1", Some("A\nB"), None, None), "name"),
             (fields("u1", Some("A"), Some("javascript:alert(1)"), None), "avatar"),
             (fields("u1", Some("A"), Some("not a url"), None), "avatar"),
+            (fields("u1", Some("A"), Some("https://\u{cf}"), None), "avatar"),
+            (fields("u1", Some("A"), Some("https://example.com/a b.png"), None), "avatar"),
             (fields("u1", Some("A"), None, Some("")), "role"),
         ] {
             let errors = Profile::try_from(input).expect_err(field);
