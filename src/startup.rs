@@ -12,7 +12,7 @@ use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::{Server, Service};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::http::Method;
-use actix_web::middleware::{from_fn, ErrorHandlers};
+use actix_web::middleware::{from_fn, Condition, ErrorHandlers};
 use actix_web::{web, App, HttpMessage, HttpRequest, HttpResponse, HttpServer};
 use anyhow::{anyhow, ensure, Context};
 use base64::Engine;
@@ -116,7 +116,9 @@ impl Application {
                         .map_err(|error| ApiError::Unavailable(anyhow!("the session store failed: {error}")).into())
                 })
                 .wrap(ErrorHandlers::new().default_handler(framework_error_to_problem))
-                .wrap(cors(&settings.allowed_origins))
+                // Only when another origin may call: actix-cors writes its headers on every
+                // answer, about 200 bytes that a same-origin deployment never reads.
+                .wrap(Condition::new(!settings.allowed_origins.is_empty(), cors(&settings.allowed_origins)))
                 // Outside CORS, so a foreign origin's preflight is refused as problem+json
                 // rather than answered by actix-cors; outside the session, so a refused
                 // request never loads or touches one.
