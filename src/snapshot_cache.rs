@@ -11,7 +11,7 @@
 //! process and its predecessor, and profiles are cached per process, so only a digest of
 //! the document gives the same snapshot the same tag on every instance.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, DefaultHasher, Hash, Hasher};
 use std::ops::Range;
 use std::sync::{Arc, Mutex};
@@ -119,6 +119,21 @@ impl SnapshotCache {
         }
         cache.insert(page.clone(), built.clone());
         Ok(built)
+    }
+
+    /// Forgets the snapshots of pages that are not live, so the memory of pages that emptied
+    /// comes back (the stats sampler calls this with the live pages, every sample).
+    pub fn keep_only(&self, live: &HashSet<PagePath>) {
+        let mut cache = self.lock();
+        cache.retain(|page, _| live.contains(page));
+        if cache.len() < cache.capacity() / 4 {
+            cache.shrink_to_fit();
+        }
+    }
+
+    #[cfg(test)]
+    fn cached(&self) -> usize {
+        self.lock().len()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PagePath, Arc<BuiltSnapshot>>> {
@@ -232,7 +247,17 @@ mod tests {
                 assert_eq!(*other, body, "{caller}, limit {limit}: a tag names one body");
             }
         }
-        let bodies: std::collections::HashSet<String> = bodies_by_tag.values().map(Value::to_string).collect();
+        let bodies: HashSet<String> = bodies_by_tag.values().map(Value::to_string).collect();
         assert_eq!(bodies.len(), bodies_by_tag.len(), "one body, one tag");
+
+        let other = PagePath::parse("/other").unwrap();
+        cache.get(&store, &directory, &other, Version::EMPTY).await.unwrap();
+        assert_eq!(cache.cached(), 2);
+        cache.keep_only(&HashSet::from([page.clone()]));
+        assert_eq!(cache.cached(), 1, "the page that is not live is forgotten");
+        assert!(
+            Arc::ptr_eq(&cache.get(&store, &directory, &page, version).await.unwrap(), &built),
+            "the live one kept"
+        );
     }
 }

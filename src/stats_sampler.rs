@@ -58,6 +58,7 @@ impl Sampler {
         state.directory.record_stats(at, &samples, &peaks).await?;
         // Only now that SQL has them may the store forget peaks of pages that are gone.
         state.store.peaks_saved(&peaks).await?;
+        state.snapshots.keep_only(&live);
         self.last_live = live;
         let cutoff = at.checked_sub(self.retention).unwrap_or(UNIX_EPOCH);
         let forgotten = state.directory.forget_stats_before(cutoff).await?;
