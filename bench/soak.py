@@ -29,7 +29,7 @@ import types
 from pathlib import Path
 
 from driver import JWT_SECRET, ROOT, USERS, Client, Server, compact, cpu_idle, live_tabs, log, machine, mint_tokens
-from driver import open_sessions, sweeps_in
+from driver import busy_seconds, open_sessions, sweeps_in
 
 # The traffic. A tab joins, heartbeats every `heartbeatIntervalMs` (the server's answer),
 # and after a lifetime (exponential, this mean) leaves or goes quiet; new tabs arrive at
@@ -53,6 +53,7 @@ DRAIN_S = 30  # at most, for the requests queued when the traffic stops
 SWEEP_INTERVAL_S = 5  # the server's default PRESENCE_SWEEP_INTERVAL_MS
 EXPIRY_GRACE_S = 30  # polls for live pages after the TTL and two sweeps have passed
 SETTLE_S = 15  # after the last page expired: more sweeps, and jemalloc's 1 s decay many times over
+LATE_S = 0.05  # requests sent later than this after they were due (p99): the driver fell behind
 
 
 class Results:
@@ -67,16 +68,17 @@ class Results:
         self.errors = collections.Counter()  # (kind, what) -> count
         self.errors_by_minute = collections.Counter()
         self.examples = []  # the first few errors in full
-        self.lags = []  # seconds a scheduled request was sent after it was due
+        self.lags = collections.defaultdict(list)  # minute -> seconds a request was sent after it was due
         self.seen = collections.Counter()  # stream events and connections opened
 
     def answered(self, kind, status, seconds, sent_at, lag=None):
         with self.lock:
             self.latencies[kind].append(seconds)
-            self.by_minute[int((sent_at - self.started) // 60)].append(seconds)
+            minute = int((sent_at - self.started) // 60)
+            self.by_minute[minute].append(seconds)
             self.statuses[kind][status] += 1
             if lag is not None:
-                self.lags.append(lag)
+                self.lags[minute].append(lag)
 
     def saw(self, what):
         with self.lock:
@@ -410,6 +412,7 @@ def report(run):
     requests = sum(len(v) for v in r.latencies.values())
     errors = sum(r.errors.values())
     every = [s for v in r.latencies.values() for s in v]
+    lags = [s for v in r.lags.values() for s in v]
     boot, start, end = run.memory_boot, run.memory_start, run.memory_end
     peak = {field: memory.peak(field) for field in ("VmRSS", "RssAnon")}
     # The bar: with no tab live, no more memory than one minute in, with every tab live.
@@ -430,8 +433,10 @@ def report(run):
         f"`PRESENCE_DEV_LOGIN=true`, `PRESENCE_COOKIE_SECURE=false`, a JWT secret, the rate limits off "
         f"(`PRESENCE_RATE_LIMIT_PER_USER=0`, `PRESENCE_RATE_LIMIT_PER_IP=0`) and "
         f"`RUST_LOG=info,presence::store::memory=debug` (a line a sweep); TTL {run.ttl_s:.0f} s, "
-        f"heartbeats every {run.heartbeat_s:.0f} s. During the traffic it used {run.server_cpu_s:.0f} s of CPU, "
-        f"this driver {run.driver_cpu_s:.0f} s",
+        f"heartbeats every {run.heartbeat_s:.0f} s",
+        f"- CPU during the traffic: the server {run.cpu[-1].server - run.cpu[0].server:.0f} s, this driver "
+        f"{run.cpu[-1].driver - run.cpu[0].driver:.0f} s; other processes took {others_share(run.cpu[0], run.cpu[-1]):.0%} "
+        "of the machine's CPUs (per minute in the last table)",
         f"- traffic: {seconds // 60} minute{'s' if seconds > 60 else ''}; {run.tabs:,} tabs open at a time, of {USERS} users "
         f"({USERS // BEARER_EVERY} with a bearer token, the others with the session cookie), on {BUSY_PAGES} busy "
         f"pages and, for {TAIL_SHARE:.0%} of the tabs, one of {TAIL_PAGES:,} rarely visited ones; "
@@ -456,8 +461,10 @@ def report(run):
         "it includes the Python client's own time. Errors are answers a well-behaved client should not get (any "
         "status but those of its row; a join or heartbeat answer without the caller), socket errors, and streams "
         "that ended early or were silent for 20 s.",
-        f"Requests went out {ms(percentile(r.lags, .99))} after they were due at p99 ({ms(max(r.lags, default=0))} "
-        "at most), so the offered rate held.",
+        f"Requests went out {ms(percentile(lags, .99))} after they were due at p99 ({ms(max(lags, default=0))} at most): "
+        + ("the driver kept to the offered rate." if percentile(lags, .99) <= LATE_S else
+           f"**the driver fell behind the offered rate** (p99 over {ms(LATE_S)}): the machine was busy or the server "
+           "slow; the minute table shows when."),
         "",
     ]
     if r.errors:
@@ -494,17 +501,35 @@ def report(run):
         f"traffic ({mib(warm)}), when every tab was live; that is the bar. Of the {mib(added)} the traffic added "
         f"(peak − start), {mib(max(kept, 0))} stayed ({kept / added if added else 0:.0%}).",
         "",
-        "| minute | requests | p99 | errors | VmRSS at its end | RssAnon | tabs live (100 busiest pages) |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
+        "| minute | requests | p99 | sent late, p99 | errors | others' CPU | VmRSS at its end | RssAnon "
+        "| tabs live (100 busiest pages) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for minute, (sample, tabs) in enumerate(run.minutes):
         values = r.by_minute.get(minute, [])
         lines.append(f"| {minute + 1} | {len(values):,} | {ms(percentile(values, .99))} | "
-                     f"{r.errors_by_minute[minute]} | {mib(sample['VmRSS'])} | {mib(sample['RssAnon'])} | {tabs:,} |")
+                     f"{ms(percentile(r.lags.get(minute, []), .99))} | {r.errors_by_minute[minute]} | "
+                     f"{others_share(run.cpu[minute], run.cpu[minute + 1]):.0%} | {mib(sample['VmRSS'])} | "
+                     f"{mib(sample['RssAnon'])} | {tabs:,} |")
     after_stop = memory.since(run.stopped)[::10]
     lines += ["", "RssAnon after the traffic stopped: " + ", ".join(
         f"{sample['at'] - run.stopped:.0f} s: {mib(sample['RssAnon'])}" for sample in after_stop)]
     return "\n".join(lines) + "\n", passed
+
+
+CpuTimes = collections.namedtuple("CpuTimes", "at machine server driver")
+
+
+def cpu_times(server):
+    """CPU seconds so far: the whole machine's busy time, the server's and this driver's."""
+    return CpuTimes(time.monotonic(), busy_seconds(), server.cpu_seconds(), time.process_time())
+
+
+def others_share(before, after):
+    """The share of the machine's CPUs that neither the server nor this driver used between
+    two `cpu_times`: a machine that was not quiet."""
+    others = (after.machine - before.machine) - (after.server - before.server) - (after.driver - before.driver)
+    return max(others, 0) / ((after.at - before.at) * (os.cpu_count() or 1))
 
 
 def settings_for(scratch):
@@ -523,7 +548,8 @@ def settings_for(scratch):
 
 
 def drive(run, server, client, cookies, identities):
-    """The traffic, for `run.traffic_s`; each minute, the server's memory and live tabs."""
+    """The traffic, for `run.traffic_s`; each minute, the server's memory, its live tabs and
+    the CPU times."""
     started = time.monotonic()
     until = started + run.traffic_s
     run.results = results = Results(started)
@@ -533,7 +559,7 @@ def drive(run, server, client, cookies, identities):
     threads += [threading.Thread(target=stream_slot, args=(server.port, identities, traffic, results, until),
                                  daemon=True) for _ in range(STREAMS)]
     threads.append(threading.Thread(target=traffic.run, args=(until,), daemon=True))
-    server_cpu, driver_cpu = server.cpu_seconds(), time.process_time()
+    run.cpu = [cpu_times(server)]
     for thread in threads:
         thread.start()
     run.minutes = []
@@ -541,6 +567,7 @@ def drive(run, server, client, cookies, identities):
         time.sleep(max(started + 60 * (minute + 1) - time.monotonic(), 0))
         if server.process.poll() is not None:
             raise SystemExit(f"the server exited:\n{server.log_path.read_text()[-3000:]}")
+        run.cpu.append(cpu_times(server))
         live = live_tabs(client, cookies[0], prefix="/")[1]
         run.minutes.append((run.memory.latest(), live))
         log(f"  minute {minute + 1}: {sum(len(v) for v in results.latencies.values()):,} requests, "
@@ -548,7 +575,6 @@ def drive(run, server, client, cookies, identities):
     run.stopped = until
     for thread in threads:  # a stream ends at its next line: within a keepalive
         thread.join(timeout=max(until + DRAIN_S + 25 - time.monotonic(), 0))
-    run.server_cpu_s, run.driver_cpu_s = server.cpu_seconds() - server_cpu, time.process_time() - driver_cpu
     run.offered_rps = (run.tabs / run.heartbeat_s + run.tabs / MEAN_LIFETIME_S * (1 + LEAVE_JSON + LEAVE_BEACON)
                        + traffic.list_rate())
 
