@@ -52,7 +52,8 @@ MAX_MINUTES, MAX_TABS = 60, 20_000
 DRAIN_S = 30  # at most, for the requests queued when the traffic stops
 SWEEP_INTERVAL_S = 5  # the server's default PRESENCE_SWEEP_INTERVAL_MS
 EXPIRY_GRACE_S = 30  # polls for live pages after the TTL and two sweeps have passed
-SETTLE_S = 15  # after the last page expired: more sweeps, and jemalloc's 1 s decay many times over
+SETTLE_S = 65  # after the last page expired: a stats sample (every 60 s by default, which drops the
+# snapshots of pages no longer live), more sweeps, and jemalloc's 1 s decay many times over
 LATE_S = 0.05  # requests sent later than this after they were due (p99): the driver fell behind
 
 
