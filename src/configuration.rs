@@ -4,8 +4,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use ipnet::IpNet;
 use secrecy::SecretString;
 
+use crate::client_address::{parse_network, TrustedProxies};
 use crate::store::TabLimits;
 
 #[derive(Debug, Parser)]
@@ -93,10 +95,15 @@ pub struct Settings {
     pub rate_limit_per_user: u32,
 
     /// Requests a second one client address may make, on average, signed in or not: bursts
-    /// of ten seconds' worth pass, beyond that 429; 0 for no limit. Behind a reverse proxy
-    /// every request comes from the proxy's address: set 0 and limit at the proxy.
+    /// of ten seconds' worth pass, beyond that 429; 0 for no limit. Behind a reverse proxy,
+    /// name it in PRESENCE_TRUSTED_PROXIES, or every request counts as the proxy's.
     #[arg(long, env = "PRESENCE_RATE_LIMIT_PER_IP", default_value_t = 200, global = true)]
     pub rate_limit_per_ip: u32,
+
+    /// Addresses or networks (10.0.0.0/8, fd00::/8) of this service's reverse proxies, comma
+    /// separated: a request from one of them is from the client its X-Forwarded-For names.
+    #[arg(long, env = "PRESENCE_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_network, global = true)]
+    pub trusted_proxies: Vec<IpNet>,
 
     /// HS256 secret that the host app signs its JWTs with.
     #[arg(long, env = "PRESENCE_JWT_SECRET", hide_env_values = true, global = true)]
@@ -190,6 +197,10 @@ impl Settings {
         TabLimits { per_user: self.max_tabs_per_user, total: usize::try_from(self.max_tabs).unwrap_or(usize::MAX) }
     }
 
+    pub fn trusted_proxies(&self) -> TrustedProxies {
+        TrustedProxies::new(self.trusted_proxies.clone())
+    }
+
     pub fn sweep_interval(&self) -> Duration {
         Duration::from_millis(self.sweep_interval_ms)
     }
@@ -264,6 +275,15 @@ mod tests {
             let error = Cli::try_parse_from(["presence", "--allowed-origins", bad]).unwrap_err().to_string();
             assert!(error.contains("scheme://host[:port]"), "{bad}: {error}");
         }
+    }
+
+    #[test]
+    fn trusted_proxies_are_a_list_of_networks() {
+        assert!(Settings::defaults().trusted_proxies.is_empty());
+        let cli = Cli::try_parse_from(["presence", "--trusted-proxies", "10.0.0.0/8,::1"]).unwrap();
+        assert_eq!(cli.settings.trusted_proxies, [parse_network("10.0.0.0/8").unwrap(), parse_network("::1").unwrap()]);
+        let error = Cli::try_parse_from(["presence", "--trusted-proxies", "10.0.0.0/8,"]).unwrap_err().to_string();
+        assert!(error.contains("neither an address nor a network"), "{error}");
     }
 
     #[test]

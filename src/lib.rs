@@ -11,6 +11,7 @@
 //! - [`error`]: `ApiError`, every failure as RFC 9457 problem+json.
 //! - [`state`]: `AppState`, what handlers share.
 //! - [`rate_limit`]: requests a second per user and per client address.
+//! - [`client_address`]: the client's address, behind the trusted reverse proxies.
 //! - [`open_streams`]: live-update streams open per user, capped.
 //! - [`auth`]: the typed session and where it is stored, JWT checks, the `CurrentUser`
 //!   extractor and the origin check on cookie-authenticated changes.
@@ -28,6 +29,7 @@
 //!   baseline of `bench/run.sh`, only with the `bench-baseline` cargo feature).
 
 pub mod auth;
+pub mod client_address;
 pub mod configuration;
 pub mod directory;
 pub mod domain;

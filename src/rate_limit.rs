@@ -84,15 +84,15 @@ fn client_network(address: IpAddr) -> IpAddr {
     }
 }
 
-/// Middleware: refuses a request beyond its client address's rate, before anything else
-/// is done for it.
+/// Middleware: refuses a request beyond its client address's rate (the address behind a
+/// trusted proxy), before anything else is done for it.
 pub async fn limit_addresses(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let state = req.app_data::<web::Data<AppState>>().expect("AppState is registered");
-    if let Some(address) = req.peer_addr() {
-        state.rate_limits.check_address(address.ip())?;
+    if let Some(peer) = req.peer_addr() {
+        state.rate_limits.check_address(state.trusted_proxies.client_address(peer.ip(), req.headers()))?;
     }
     next.call(req).await
 }

@@ -70,6 +70,7 @@ impl Application {
             stream_keepalive: Duration::from_millis(settings.stream_keepalive_ms),
             stats_retention: settings.stats_retention,
             rate_limits: RateLimits::new(settings.rate_limit_per_user, settings.rate_limit_per_ip),
+            trusted_proxies: settings.trusted_proxies(),
             open_streams: OpenStreams::new(settings.max_streams_per_user),
             metrics: app_metrics.clone(),
         });

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::auth::TokenVerifier;
+use crate::client_address::TrustedProxies;
 use crate::directory::Directory;
 use crate::domain::Timing;
 use crate::metrics::Metrics;
@@ -24,6 +25,8 @@ pub struct AppState {
     /// what `GET /api/presence/stats` may ask for.
     pub stats_retention: Duration,
     pub rate_limits: RateLimits,
+    /// Whose `X-Forwarded-For` names the client the rate limit is kept for.
+    pub trusted_proxies: TrustedProxies,
     pub open_streams: OpenStreams,
     /// This app's own metrics, which `GET /metrics` serves.
     pub metrics: Arc<Metrics>,

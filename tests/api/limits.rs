@@ -85,6 +85,41 @@ async fn a_client_address_beyond_its_rate_is_refused_signed_in_or_not() {
     refused(app.bearer_user("alice", "Alice").join("/docs", "a1").await, 429, "rate-limited").await;
 }
 
+/// Behind a trusted proxy, each client address in `X-Forwarded-For` has a rate of its own,
+/// and what a client writes at the left end of that header changes nothing.
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_rate() {
+    let app = spawn_app_with(|settings| {
+        settings.rate_limit_per_ip = 1;
+        settings.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
+    })
+    .await;
+    let anonymous = app.anonymous();
+    let from = |forwarded: &'static str| {
+        anonymous.request(reqwest::Method::GET, "/healthz").header("x-forwarded-for", forwarded).send()
+    };
+    for _ in 0..10 {
+        assert_eq!(from("203.0.113.9").await.unwrap().status(), 200);
+    }
+    refused(from("203.0.113.9").await.unwrap(), 429, "rate-limited").await;
+    refused(from("198.51.100.1, 203.0.113.9").await.unwrap(), 429, "rate-limited").await;
+    assert_eq!(from("198.51.100.1").await.unwrap().status(), 200, "another client");
+    assert_eq!(anonymous.get("/healthz").await.status(), 200, "the proxy's own requests");
+}
+
+#[tokio::test]
+async fn without_trusted_proxies_x_forwarded_for_is_ignored() {
+    let app = spawn_app_with(|settings| settings.rate_limit_per_ip = 1).await;
+    let anonymous = app.anonymous();
+    for client in 0..10 {
+        let forwarded = format!("203.0.113.{client}");
+        let response =
+            anonymous.request(reqwest::Method::GET, "/healthz").header("x-forwarded-for", forwarded).send().await;
+        assert_eq!(response.unwrap().status(), 200);
+    }
+    refused(anonymous.get("/healthz").await, 429, "rate-limited").await;
+}
+
 #[tokio::test]
 async fn a_user_holds_only_so_many_streams_and_a_closed_one_frees_its_place() {
     // Short keepalives, so the server soon notices a stream whose client went.
