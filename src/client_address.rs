@@ -25,7 +25,7 @@ impl TrustedProxies {
 
     /// The address of the client a request is from.
     pub fn client_address(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
-        let mut nearest = peer;
+        let mut nearest = peer.to_canonical();
         if !self.trusts(nearest) {
             return nearest;
         }
@@ -43,8 +43,9 @@ impl TrustedProxies {
         nearest
     }
 
+    /// Whether a canonical address (an IPv4 client as IPv4, not IPv4-mapped) is a proxy's.
     fn trusts(&self, address: IpAddr) -> bool {
-        self.0.iter().any(|network| network.contains(&address.to_canonical()))
+        self.0.iter().any(|network| network.contains(&address))
     }
 }
 
