@@ -12,9 +12,11 @@ pub const OPENAPI_YAML: &str = include_str!("../../openapi.yaml");
 const PRESENCE_JS: &str = include_str!("../../clients/js/presence.js");
 const PRESENCE_D_TS: &str = include_str!("../../clients/js/presence.d.ts");
 const DEMO_HTML: &str = include_str!("../web/demo.html");
+const DEMO_JS: &str = include_str!("../web/demo.js");
 /// The client files' tags, hashed once: the files are fixed for the life of the binary.
 static PRESENCE_JS_TAG: LazyLock<ETag> = LazyLock::new(|| ETag::of(PRESENCE_JS.as_bytes()));
 static PRESENCE_D_TS_TAG: LazyLock<ETag> = LazyLock::new(|| ETag::of(PRESENCE_D_TS.as_bytes()));
+static DEMO_JS_TAG: LazyLock<ETag> = LazyLock::new(|| ETag::of(DEMO_JS.as_bytes()));
 
 /// The client's URL carries no version, so browsers keep it a day and then revalidate
 /// with the ETag: an upgrade reaches every tab within a day at the cost of one 304.
@@ -22,6 +24,7 @@ const CLIENT_CACHE: &str = "public, max-age=86400";
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/").route(web::get().to(demo)))
+        .service(web::resource("/demo.js").route(web::get().to(demo_js)))
         .service(web::resource("/presence.js").route(web::get().to(presence_js)))
         .service(web::resource("/presence.d.ts").route(web::get().to(presence_d_ts)))
         .service(web::resource("/openapi.yaml").route(web::get().to(openapi)));
@@ -33,6 +36,11 @@ async fn demo() -> HttpResponse {
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         .body(DEMO_HTML)
+}
+
+/// `getDemoScript`: the demo page's script, an ES module.
+async fn demo_js(req: HttpRequest) -> HttpResponse {
+    cached(&req, "text/javascript; charset=utf-8", DEMO_JS, *DEMO_JS_TAG)
 }
 
 /// `getClient`: the browser client, an ES module.

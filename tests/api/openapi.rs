@@ -509,8 +509,12 @@ async fn operations_endpoints(spec: &Spec, app: &TestApp) {
         "GET /openapi.yaml is the repository file"
     );
     let answer = spec.check(Method::GET, "/", caller.get("/").await).await;
-    assert!(String::from_utf8_lossy(&answer.bytes).contains("/presence.js"), "the demo loads the client");
-    for (path, file) in [("/presence.js", "clients/js/presence.js"), ("/presence.d.ts", "clients/js/presence.d.ts")] {
+    assert!(String::from_utf8_lossy(&answer.bytes).contains("/demo.js"), "the demo loads its script");
+    for (path, file) in [
+        ("/demo.js", "src/web/demo.js"),
+        ("/presence.js", "clients/js/presence.js"),
+        ("/presence.d.ts", "clients/js/presence.d.ts"),
+    ] {
         let answer = spec.check(Method::GET, path, caller.get(path).await).await;
         assert!(answer.bytes == std::fs::read(repo_file(file)).unwrap(), "GET {path} is {file}");
         let etag = answer.headers["etag"].clone();
