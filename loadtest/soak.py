@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""The soak run behind `bench/soak.sh`: the release server under a steady, mixed load of
+"""The soak run behind `loadtest/soak.sh`: the release server under a steady, mixed load of
 tabs that come, heartbeat, leave or just go quiet, for minutes on end; then every tab left
 expires, and the report says whether anything failed and whether the memory came back.
 
-Run it through `bench/soak.sh`, which builds the release binary. Every loop here ends by a
+Run it through `loadtest/soak.sh`, which builds the release binary. Every loop here ends by a
 deadline or a count; the server is stopped on exit, also on SIGINT and SIGTERM.
 """
 
@@ -644,8 +644,8 @@ def main():
                         help=f"minutes of traffic (1 to {MAX_MINUTES}; default 10, or SOAK_MINUTES)")
     parser.add_argument("--tabs", type=int, default=6000,
                         help=f"tabs open at a time (100 to {MAX_TABS}; default 6000, about 565 requests/s)")
-    parser.add_argument("--out", default=str(ROOT / "bench/results/soak-latest.md"),
-                        help="where the report goes (default: bench/results/soak-latest.md)")
+    parser.add_argument("--out", default=str(ROOT / "loadtest/results/soak-latest.md"),
+                        help="where the report goes (default: loadtest/results/soak-latest.md)")
     parser.add_argument("--keep", action="store_true", help="keep the server log and the database")
     args = parser.parse_args()
     if not 1 <= args.minutes <= MAX_MINUTES:

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The load figures of presence, in one command: builds the service with the bench-only
 # baseline route (`--features bench-baseline`, in its own target dir so no shipped binary
-# has it), then bench/driver.py starts it on loopback, opens sessions, joins the tabs and
-# runs every scenario with wrk and bench/load.lua, each bounded in time. The table is
-# printed and written to bench/results/latest.md.
+# has it), then loadtest/driver.py starts it on loopback, opens sessions, joins the tabs and
+# runs every scenario with wrk and loadtest/load.lua, each bounded in time. The table is
+# printed and written to loadtest/results/latest.md.
 #
-#   bench/run.sh [--seconds N (1 to 30, default 10)] [--perf] [--out FILE] ...
-#   (every option is bench/driver.py's: python3 bench/driver.py --help)
+#   loadtest/run.sh [--seconds N (1 to 30, default 10)] [--perf] [--out FILE] ...
+#   (every option is loadtest/driver.py's: python3 loadtest/driver.py --help)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need() { command -v "$1" > /dev/null || { echo "$1 is missing: $2" >&2; exit 1; }; }
@@ -15,4 +15,4 @@ need python3 "apt-get install python3"
 need cargo "install Rust with rustup"
 
 cargo build --release --features bench-baseline --target-dir target/bench-baseline -q
-exec python3 bench/driver.py --bin target/bench-baseline/release/presence "$@"
+exec python3 loadtest/driver.py --bin target/bench-baseline/release/presence "$@"

@@ -1,4 +1,4 @@
--- The wrk script of bench/run.sh: sends the requests bench/driver.py wrote to a file, and
+-- The wrk script of loadtest/run.sh: sends the requests loadtest/driver.py wrote to a file, and
 -- prints one machine-readable line when the run is done.
 --
 -- The file (BENCH_REQUESTS) has one request a line, tab-separated:

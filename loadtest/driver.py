@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""The load driver behind `bench/run.sh`: starts the service on loopback, opens sessions,
-joins tabs, runs every scenario with wrk (`bench/load.lua`) and writes the table.
+"""The load driver behind `loadtest/run.sh`: starts the service on loopback, opens sessions,
+joins tabs, runs every scenario with wrk (`loadtest/load.lua`) and writes the table.
 
-Run it through `bench/run.sh`, which builds the binary it needs (with the `bench-baseline`
+Run it through `loadtest/run.sh`, which builds the binary it needs (with the `bench-baseline`
 feature). Every loop here is bounded in count, every wait and every wrk run in time.
 """
 
@@ -164,7 +164,7 @@ def tab(i):
 
 
 def write_requests(path, rows):
-    """One request a line, as `bench/load.lua` reads them."""
+    """One request a line, as `loadtest/load.lua` reads them."""
     with open(path, "w") as f:
         for method, target, body, headers in rows:
             assert all("\t" not in h and "\n" not in h for h in headers)
@@ -198,7 +198,7 @@ def request_files(scratch, cookies, tokens):
             ("POST", "/api/presence/heartbeat", body, [json_type, f"Authorization: Bearer {tokens[u]}"])
             for u, body in heartbeats
         ],
-        # `%s` is a fresh tab id (bench/load.lua): churn on the 100 busy pages, and tabs
+        # `%s` is a fresh tab id (loadtest/load.lua): churn on the 100 busy pages, and tabs
         # that are joined once and left to expire, on 1000 pages nobody reads again.
         "churn": [
             ("POST", "/api/presence/join", f'{{"pagePath":"/docs/page-{u % PAGES:03d}","tabId":"%s"}}',
@@ -267,11 +267,11 @@ def prepare_big_page(client, cookies, scratch):
 
 
 def wrk(server, requests, seconds, mode="cycle", profile=None, connections=CONNECTIONS):
-    """One bounded wrk run of bench/load.lua; answers its figures and the command. With
+    """One bounded wrk run of loadtest/load.lua; answers its figures and the command. With
     `profile` (a path), `perf record` samples the server during the run and writes there."""
     env = {"BENCH_REQUESTS": str(requests), "BENCH_MODE": mode, "BENCH_THREADS": str(THREADS)}
     command = ["wrk", f"-t{THREADS}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s",
-               "-s", "bench/load.lua", server.base]
+               "-s", "loadtest/load.lua", server.base]
     shown = " ".join(f"{k}={v}" for k, v in env.items()) + " " + shlex.join(command)
     log(f"  $ {shown}")
     perf = None
@@ -565,8 +565,8 @@ def run(args):
         print(report)
         if args.perf:
             # Sampling slows the server down: these figures are not the ones to publish.
-            write_profiles(profiles, ROOT / "bench/results/perf")
-            log(f"profiles in bench/results/perf; {args.out} left as it was")
+            write_profiles(profiles, ROOT / "loadtest/results/perf")
+            log(f"profiles in loadtest/results/perf; {args.out} left as it was")
         else:
             out = Path(args.out).resolve()
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -696,13 +696,13 @@ def main():
     parser.add_argument("--bin", required=True, help="the presence binary, built with --features bench-baseline")
     parser.add_argument("--seconds", type=int, default=10, help="seconds a scenario (1 to 30)")
     parser.add_argument("--perf", action="store_true",
-                        help="profile the server in each scenario with perf; writes bench/results/perf/*.txt "
-                             "instead of bench/results/latest.md (sampling slows it down)")
+                        help="profile the server in each scenario with perf; writes loadtest/results/perf/*.txt "
+                             "instead of loadtest/results/latest.md (sampling slows it down)")
     parser.add_argument("--log-format", choices=["pretty", "json"], default="pretty",
                         help="the server's PRESENCE_LOG_FORMAT (default: pretty, the service's default)")
     parser.add_argument("--rust-log", default="info", help="the server's RUST_LOG (default: info, the service's default)")
-    parser.add_argument("--out", default=str(ROOT / "bench/results/latest.md"),
-                        help="where the table goes (default: bench/results/latest.md)")
+    parser.add_argument("--out", default=str(ROOT / "loadtest/results/latest.md"),
+                        help="where the table goes (default: loadtest/results/latest.md)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory (request files, logs)")
     parser.add_argument("--redis", metavar="URL",
                         help="also run the heartbeats in Redis mode on this Redis, one and two instances "
