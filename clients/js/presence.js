@@ -1,5 +1,6 @@
 // presence.js: the browser client of the presence service.
-// A dependency-free ES module, served verbatim (no build step). See presence.d.ts for types.
+// A dependency-free ES module, served verbatim (no build step). Its types are presence.d.ts;
+// the JSDoc below names them, and `npm test` checks this file against them (tsc --checkJs).
 //
 // One tab = one request chain: join, then heartbeat every heartbeatIntervalMs with a cheap
 // list poll (If-None-Match, usually a 304) half-way between heartbeats. There is only ever
@@ -14,6 +15,21 @@
 // Each stream snapshot carries its ETag as the event id, and each 204 the ETag of the list
 // as it is now: a stream that does not catch up with that tag soon is stuck, and is
 // treated as failed.
+//
+// Whether the client may send at all is one value, its phase (see LIFECYCLE):
+//
+//   running ──4xx refused──▶ halted ──setEditing / setPagePath──▶ running
+//   running, halted ──pagehide──▶ paused ──pageshow (back/forward cache)──▶ running
+//   running ──401──▶ unauthorized
+//   running, halted, paused, unauthorized ──stop()──▶ stopped
+//
+// Only `running` sends requests and opens the stream. The public `state.status` is what the
+// app shows (connecting, live, offline …) and is not the phase: a halted client that the app
+// gives another try is running again, yet says `error` until the answer comes.
+
+/**
+ * @import { Presence, PresenceOptions, PresencePerson, PresencePersonEvent, PresenceState, Snapshot } from './presence.js'
+ */
 
 const TAB_KEY = 'presence:tab-id';
 const DEFAULT_INTERVAL_MS = 15000;
@@ -23,11 +39,72 @@ const TIMEOUT_MS = 10000;
 // When two requests are wanted at once, the stronger one wins: a join is also a heartbeat,
 // and a heartbeat answers the snapshot a poll would have fetched.
 const RANK = { poll: 0, heartbeat: 1, join: 2 };
+/** @type {PresencePersonEvent[]} */
 const PERSON_EVENTS = ['join', 'leave'];
 // How long a stream may take to bring the list a heartbeat's answer named (the server
 // merges changes for a quarter of a second) before it counts as stuck.
 const STREAM_LAG_MS = 2000;
 
+/**
+ * @typedef {'running' | 'halted' | 'paused' | 'unauthorized' | 'stopped'} Phase
+ * @typedef {'refused' | 'change' | 'pagehide' | 'pageshow' | 'unauthorized' | 'stop'} LifecycleEvent
+ */
+
+/**
+ * The lifecycle: for each phase, the events that leave it and where they lead. An event a
+ * phase does not list changes nothing (a second pagehide, stop() after stop()).
+ * @type {Record<Phase, Partial<Record<LifecycleEvent, Phase>>>}
+ */
+const LIFECYCLE = {
+  // Joins, heartbeats, polls; the stream may be open.
+  running: { refused: 'halted', pagehide: 'paused', unauthorized: 'unauthorized', stop: 'stopped' },
+  // The server refused a request with a 4xx that sending it again cannot fix: nothing is
+  // sent until the app changes something (`change`: setEditing or setPagePath).
+  halted: { change: 'running', pagehide: 'paused', stop: 'stopped' },
+  // The page went away (we said goodbye); it may come back from the back/forward cache.
+  paused: { pageshow: 'running', stop: 'stopped' },
+  // The server does not know us (401): nothing more is sent, ever.
+  unauthorized: { stop: 'stopped' },
+  stopped: {},
+};
+
+/**
+ * @typedef {'join' | 'heartbeat' | 'poll'} Kind  a request of the chain
+ * @typedef {ReturnType<typeof setTimeout> | undefined} Timer
+ * @typedef {Record<string, string>} Headers
+ *
+ * @typedef {object} Inflight  the request on the wire
+ * @property {AbortController | null} controller
+ * @property {Timer} timeout  aborts it after TIMEOUT_MS
+ * @property {number} seq  stream snapshots seen when it was sent
+ *
+ * @typedef {object} Chain  the requests: one timer, at most one on the wire
+ * @property {Timer} timer  the next request of the chain
+ * @property {Kind} due  what that next request will be
+ * @property {Inflight | null} inflight
+ * @property {Kind | null} urgent  asked for while a request was on the wire; sent right after it
+ * @property {number} failures  consecutive failures; > 0 means we are backing off
+ * @property {number} nextBeatAt  when the next heartbeat is due (ms since epoch)
+ *
+ * @typedef {object} OpenStream  an EventSource we opened
+ * @property {EventSource} source
+ * @property {boolean} live  it has brought a snapshot: it is the source of the list
+ * @property {boolean} tagged  its snapshots carry their ETag (so a 204 can be checked against it)
+ * @property {Timer} watchdog  fails it when no snapshot comes in time
+ *
+ * @typedef {object} Stream
+ * @property {OpenStream | null} current
+ * @property {number} seq  counts stream snapshots: an answer asked for before the last one is older
+ * @property {number} failures  consecutive failures; the stream is retried after a back-off
+ * @property {number} retryAt  not before this (ms since epoch), and only after a request succeeded
+ *
+ * @typedef {{ res?: Response, body?: any, error?: unknown }} Outcome  of one request
+ */
+
+/**
+ * @param {PresenceOptions} options
+ * @returns {Presence}
+ */
 export function createPresence(options) {
   if (!options || typeof options.pagePath !== 'string') {
     throw new TypeError('createPresence: options.pagePath (a string) is required');
@@ -36,412 +113,626 @@ export function createPresence(options) {
   if (transport !== 'auto' && transport !== 'poll') {
     throw new TypeError("createPresence: options.transport is 'auto' or 'poll'");
   }
-  const base = (options.baseUrl || '').replace(/\/+$/, '');
-  // Called as a plain function: window.fetch throws "Illegal invocation" when called as a
-  // method of some other object (options.fetch(...)).
-  const doFetch = options.fetch || ((url, init) => globalThis.fetch(url, init));
-  const win = options.window || globalThis.window;
-  const doc = options.document || globalThis.document;
-  const nav = options.navigator || globalThis.navigator;
-  // null turns the stream off, like transport: 'poll'.
-  const EventSourceImpl = 'EventSource' in options ? options.EventSource : globalThis.EventSource;
-  const canStream = transport === 'auto' && !options.token && typeof EventSourceImpl === 'function';
-  const tabId = loadTabId(options.storage);
+  const client = new Client(options, transport);
+  client.start();
+  return facade(client);
+}
 
-  let state = {
-    pagePath: options.pagePath, tabId, viewers: [], editorUserId: undefined,
-    isEditing: false, status: 'connecting', error: undefined, snapshot: undefined, transport: 'poll',
+/**
+ * The client as the app sees it: what presence.d.ts declares, and nothing of the insides.
+ * @param {Client} client
+ * @returns {Presence}
+ */
+function facade(client) {
+  return {
+    get tabId() { return client.tabId; },
+    get state() { return client.state; },
+    get viewers() { return client.state.viewers; },
+    get editorUserId() { return client.state.editorUserId; },
+    get isEditing() { return client.state.isEditing; },
+    get status() { return client.state.status; },
+    setEditing: (isEditing) => client.setEditing(isEditing),
+    setPagePath: (pagePath) => client.setPagePath(pagePath),
+    subscribe: (listener) => client.subscribe(listener),
+    on: (type, listener) => client.on(type, listener),
+    stop: () => client.stop(),
   };
-  const listeners = new Set();
-  const personListeners = { join: new Set(), leave: new Set() };
-  let etag = null;       // ETag of the snapshot we show; sent as If-None-Match on polls
-  let shownKey = null;   // JSON of the snapshot we show, to spot an unchanged one without an ETag
-  let timer = null;      // the one pending timer: the next request of the chain
-  let due = 'join';      // what the next request of the chain will be
-  let inflight = null;   // the request on the wire ({ controller }), if any
-  let urgent = null;     // asked for while a request was on the wire; sent right after it
-  let failures = 0;      // consecutive failures; > 0 means we are backing off
-  let nextBeatAt = 0;    // when the next heartbeat is due (ms since epoch)
-  let paused = false;    // after pagehide, until pageshow
-  let ended = false;     // stopped or unauthorized: no more requests, ever
-  let halted = false;    // a 4xx that no retry can fix: nothing is sent until the app changes something
-  let stream = null;     // the open EventSource: { source, live, tagged, watchdog }
-  let streamSeq = 0;     // counts stream snapshots: an answer asked for before the last one is older
-  let streamFailures = 0;  // consecutive stream failures; the stream is retried after a back-off
-  let streamRetryAt = 0;   // not before this (ms since epoch), and only after a request succeeded
+}
 
-  function setState(patch) {
-    state = { ...state, ...patch };
-    for (const listener of [...listeners]) {
-      try { listener(state); } catch (e) { console.error(e); }
+class Client {
+  /**
+   * @param {PresenceOptions} options  kept: the token is read at every request
+   * @param {'auto' | 'poll'} transport
+   */
+  constructor(options, transport) {
+    this.options = options;
+    this.base = (options.baseUrl || '').replace(/\/+$/, '');
+    // Called as a plain function: window.fetch throws "Illegal invocation" when called as a
+    // method of some other object (options.fetch(...)).
+    const doFetch = options.fetch || ((url, init) => globalThis.fetch(url, init));
+    /** @type {(url: string, init: RequestInit) => Promise<Response>} */
+    this.fetch = (url, init) => doFetch(url, init);
+    this.doc = options.document || globalThis.document;
+    this.nav = options.navigator || globalThis.navigator;
+    // null turns the stream off, like transport: 'poll'.
+    this.EventSource = 'EventSource' in options ? options.EventSource : globalThis.EventSource;
+    this.canStream = transport === 'auto' && !options.token && typeof this.EventSource === 'function';
+    this.tabId = loadTabId(options.storage);
+
+    /** @type {Phase} */
+    this.phase = 'running';
+    /** @type {PresenceState} */
+    this.state = {
+      pagePath: options.pagePath, tabId: this.tabId, viewers: [], editorUserId: undefined,
+      isEditing: false, status: 'connecting', error: undefined, snapshot: undefined, transport: 'poll',
+    };
+    /** @type {Set<(state: PresenceState) => void>} */
+    this.listeners = new Set();
+    /** @type {Record<PresencePersonEvent, Set<(person: PresencePerson) => void>>} */
+    this.personListeners = { join: new Set(), leave: new Set() };
+    // The snapshot we show: its ETag (sent as If-None-Match on polls) and its JSON (to spot
+    // an unchanged one that comes without an ETag).
+    /** @type {{ etag: string | null, key: string | null }} */
+    this.shown = { etag: null, key: null };
+    /** @type {Chain} */
+    this.chain = { timer: undefined, due: 'join', inflight: null, urgent: null, failures: 0, nextBeatAt: 0 };
+    /** @type {Stream} */
+    this.stream = { current: null, seq: 0, failures: 0, retryAt: 0 };
+
+    const win = options.window || globalThis.window;
+    // The page's events we follow, bound once so that removeEventListener finds them.
+    /** @type {[EventTarget | undefined, string, (event: Event) => void][]} */
+    this.pageEvents = [
+      [win, 'pagehide', () => this.onPageHide()],
+      [win, 'pageshow', (event) => this.onPageShow(/** @type {PageTransitionEvent} */ (event))],
+      [win, 'online', () => this.onOnline()],
+      [this.doc, 'visibilitychange', () => this.onVisibility()],
+    ];
+  }
+
+  start() {
+    this.listen(true);
+    this.sendNow('join');
+  }
+
+  // ---- the lifecycle ---------------------------------------------------------------------
+
+  /**
+   * Moves the phase as LIFECYCLE says; answers whether `event` applied to the current one.
+   * @param {LifecycleEvent} event
+   */
+  transition(event) {
+    const next = LIFECYCLE[this.phase][event];
+    if (!next) return false;
+    this.phase = next;
+    return true;
+  }
+
+  isOver() {
+    return this.phase === 'unauthorized' || this.phase === 'stopped';
+  }
+
+  // ---- state and listeners ---------------------------------------------------------------
+
+  /** @param {Partial<PresenceState>} patch */
+  setState(patch) {
+    this.state = { ...this.state, ...patch };
+    for (const listener of [...this.listeners]) {
+      try { listener(this.state); } catch (e) { console.error(e); }
     }
   }
 
-  const intervalMs = () => (state.snapshot && state.snapshot.heartbeatIntervalMs) || DEFAULT_INTERVAL_MS;
-  const isHidden = () => !!doc && doc.visibilityState === 'hidden';
-
-  function schedule(kind, delay) {
-    clearTimeout(timer);
-    due = kind;
-    timer = setTimeout(send, Math.max(0, delay));
+  intervalMs() {
+    return (this.state.snapshot && this.state.snapshot.heartbeatIntervalMs) || DEFAULT_INTERVAL_MS;
   }
 
-  function sendNow(kind) {
-    clearTimeout(timer);
-    timer = null;
-    due = kind;
-    send();
+  isHidden() {
+    return !!this.doc && this.doc.visibilityState === 'hidden';
   }
 
-  // Ask for a request as soon as allowed. While one is on the wire, it waits for it; while
-  // backing off, it only upgrades what the pending retry will send (no extra request).
-  function request(kind) {
-    if (ended || paused || halted) return;
-    if (inflight) {
-      if (!urgent || RANK[kind] > RANK[urgent]) urgent = kind;
+  /**
+   * What a snapshot changes in the state: nothing when it is the one we show (same ETag or
+   * same content), so that nothing re-renders.
+   * @param {Snapshot} body
+   * @param {string | null} tag
+   * @returns {Partial<PresenceState>}
+   */
+  snapshotPatch(body, tag) {
+    const shown = this.shown;
+    if (this.state.snapshot && tag && tag === shown.etag) return {};
+    const key = JSON.stringify(body);
+    if (this.state.snapshot && key === shown.key) {
+      if (tag) shown.etag = tag;
+      return {};
+    }
+    shown.key = key;
+    shown.etag = tag || null;
+    return { snapshot: body, viewers: body.viewers, editorUserId: body.editorUserId };
+  }
+
+  // ---- the request chain -----------------------------------------------------------------
+
+  /** @param {Kind} kind @param {number} delay */
+  schedule(kind, delay) {
+    const chain = this.chain;
+    clearTimeout(chain.timer);
+    chain.due = kind;
+    chain.timer = setTimeout(() => this.send(), Math.max(0, delay));
+  }
+
+  /** @param {Kind} kind */
+  sendNow(kind) {
+    const chain = this.chain;
+    clearTimeout(chain.timer);
+    chain.timer = undefined;
+    chain.due = kind;
+    this.send();
+  }
+
+  /**
+   * Ask for a request as soon as allowed. While one is on the wire, it waits for it; while
+   * backing off, it only upgrades what the pending retry will send (no extra request).
+   * @param {Kind} kind
+   */
+  request(kind) {
+    if (this.phase !== 'running') return;
+    const chain = this.chain;
+    if (chain.inflight) {
+      chain.urgent = chain.urgent ? stronger(chain.urgent, kind) : kind;
       return;
     }
-    const next = RANK[due] > RANK[kind] ? due : kind;
-    if (failures > 0) due = next;
-    else sendNow(next);
+    const next = stronger(chain.due, kind);
+    if (chain.failures > 0) chain.due = next;
+    else this.sendNow(next);
   }
 
   // After a success: poll half an interval after the heartbeat, then heartbeat. A hidden tab
   // skips the poll (nobody looks at it); it heartbeats at once when it becomes visible. With
   // the stream open there is nothing to poll for.
-  function scheduleNext() {
-    const wait = nextBeatAt - Date.now();
-    const pollIn = wait - intervalMs() / 2;
-    if (pollIn > 0 && !isHidden() && !(stream && stream.live)) schedule('poll', pollIn);
-    else schedule('heartbeat', wait);
+  scheduleNext() {
+    const wait = this.chain.nextBeatAt - Date.now();
+    const pollIn = wait - this.intervalMs() / 2;
+    if (pollIn > 0 && !this.isHidden() && !this.streamIsLive()) this.schedule('poll', pollIn);
+    else this.schedule('heartbeat', wait);
   }
 
-  // Synchronous unless the token function answers a promise: a request made in pagehide
-  // must start before the page goes away, not a microtask later.
-  function headers(json) {
+  // Clear the timer and drop the request on the wire (its answer will be ignored).
+  stopChain() {
+    clearTimeout(this.chain.timer);
+    this.chain.timer = undefined;
+    this.abortInflight();
+  }
+
+  abortInflight() {
+    const chain = this.chain;
+    if (chain.inflight && chain.inflight.controller) {
+      clearTimeout(chain.inflight.timeout);
+      chain.inflight.controller.abort();
+    }
+    chain.inflight = null;
+    chain.urgent = null;
+  }
+
+  /**
+   * Synchronous unless the token function answers a promise: a request made in pagehide
+   * must start before the page goes away, not a microtask later.
+   * @param {boolean} json
+   * @returns {Headers | Promise<Headers>}
+   */
+  headers(json) {
+    /** @type {Headers} */
     const h = json ? { 'Content-Type': 'application/json' } : {};
-    const token = typeof options.token === 'function' ? options.token() : options.token;
+    const { token: given } = this.options;
+    const token = typeof given === 'function' ? given() : given;
+    /** @param {string | undefined} t */
     const add = (t) => { if (t) h.Authorization = 'Bearer ' + t; return h; };
-    return token && typeof token.then === 'function' ? token.then(add) : add(token);
+    return isThenable(token) ? token.then(add) : add(token);
   }
 
-  async function send() {
-    timer = null;
-    if (ended || paused || halted) return;
-    const kind = due;
+  // The chain's next request: send it, and act on the answer unless it was superseded.
+  async send() {
+    const chain = this.chain;
+    chain.timer = undefined;
+    if (this.phase !== 'running') return;
+    const kind = chain.due;
     const controller = typeof AbortController === 'function' ? new AbortController() : null;
-    const req = { controller, timeout: controller && setTimeout(() => controller.abort(), TIMEOUT_MS), seq: streamSeq };
-    inflight = req;
-    const page = state.pagePath;
-    let res, body, error;
+    const timeout = controller ? setTimeout(() => controller.abort(), TIMEOUT_MS) : undefined;
+    /** @type {Inflight} */
+    const req = { controller, timeout, seq: this.stream.seq };
+    chain.inflight = req;
+    const outcome = await this.exchange(kind, this.state.pagePath, controller);
+    clearTimeout(req.timeout);
+    if (chain.inflight !== req) return; // superseded (route change, pagehide, stop): stale answer
+    chain.inflight = null;
+    this.settle(kind, req, outcome);
+  }
+
+  /**
+   * One request on the wire. Never throws: a network error, the timeout or an answer that is
+   * not a snapshot comes back as `error` (with the answer, when there was one).
+   * @param {Kind} kind
+   * @param {string} page
+   * @param {AbortController | null} controller
+   * @returns {Promise<Outcome>}
+   */
+  async exchange(kind, page, controller) {
+    /** @type {Response | undefined} */
+    let res;
+    let body;
     try {
-      let h = headers(kind !== 'poll');
-      if (typeof h.then === 'function') h = await h;
-      if (kind === 'heartbeat' && stream && stream.live) h.Prefer = 'return=minimal';
+      const given = this.headers(kind !== 'poll');
+      const h = isThenable(given) ? await given : given;
+      if (kind === 'heartbeat' && this.streamIsLive()) h.Prefer = 'return=minimal';
+      /** @type {RequestInit & { headers: Headers }} */
       const init = { method: kind === 'poll' ? 'GET' : 'POST', credentials: 'include', headers: h };
       if (controller) init.signal = controller.signal;
-      let url = base + '/api/presence/' + kind;
+      let url = this.base + '/api/presence/' + kind;
       if (kind === 'poll') {
-        url = base + '/api/presence/list?pagePath=' + encodeURIComponent(page);
-        if (etag) init.headers['If-None-Match'] = etag;
+        url = this.base + '/api/presence/list?pagePath=' + encodeURIComponent(page);
+        if (this.shown.etag) init.headers['If-None-Match'] = this.shown.etag;
       } else {
         // join reads no isEditing (a new tab starts not editing); heartbeat sets it.
-        init.body = JSON.stringify(kind === 'join' ? { pagePath: page, tabId } : { pagePath: page, tabId, isEditing: state.isEditing });
+        init.body = JSON.stringify(kind === 'join' ? { pagePath: page, tabId: this.tabId } : { pagePath: page, tabId: this.tabId, isEditing: this.state.isEditing });
       }
-      res = await doFetch(url, init);
-      if (res.status !== 304 && res.status !== 204) body = await res.json().catch((e) => { if (res.ok) throw e; });
-      if (res.status === 200 && !(body && Array.isArray(body.viewers))) throw new Error('presence: the answer is not a snapshot');
-    } catch (e) {
-      error = e;
+      const answer = await this.fetch(url, init);
+      res = answer;
+      if (answer.status !== 304 && answer.status !== 204) body = await answer.json().catch((e) => { if (answer.ok) throw e; });
+      if (answer.status === 200 && !isSnapshot(body)) throw new Error('presence: the answer is not a snapshot');
+      return { res, body };
+    } catch (error) {
+      return { res, body, error };
     }
-    clearTimeout(req.timeout);
-    if (inflight !== req) return; // superseded (route change, pagehide, stop): stale answer
-    inflight = null;
-    if (!error && res.status === 401) return unauthorized(res, body);
-    if (!error && [200, 204, 304].includes(res.status)) return succeeded(kind, res, body, req.seq === streamSeq);
+  }
+
+  /**
+   * What an answer means for the chain.
+   * @param {Kind} kind
+   * @param {Inflight} req
+   * @param {Outcome} outcome
+   */
+  settle(kind, req, { res, body, error }) {
+    if (error || !res) return this.failed(kind, /** @type {Error} */ (error), res);
+    if (res.status === 401) return this.unauthorized(res, body);
+    if (res.status === 200 || res.status === 204 || res.status === 304) {
+      return this.succeeded(kind, res, body, req.seq === this.stream.seq);
+    }
     // Any other 4xx (400, 404, 413, 415 …) is an answer about the request itself: sending it
     // again cannot help. 408 and 429 are about timing, so those are retried.
-    if (!error && res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) {
-      return refused(kind, res, body);
+    if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) {
+      return this.refused(kind, res, body);
     }
-    failed(kind, res, body, error);
+    this.failed(kind, httpError(kind, res, body), res);
   }
 
-  // What a snapshot changes in the state: nothing when it is the one we show (same ETag or
-  // same content), so that nothing re-renders.
-  function snapshotPatch(body, tag) {
-    if (state.snapshot && tag && tag === etag) return {};
-    const key = JSON.stringify(body);
-    if (state.snapshot && key === shownKey) {
-      if (tag) etag = tag;
-      return {};
-    }
-    shownKey = key;
-    etag = tag || null;
-    return { snapshot: body, viewers: body.viewers, editorUserId: body.editorUserId };
-  }
-
-  // fresh: no stream snapshot arrived since the request was sent, so its answer is not older
-  // than what we show. (A stale one is dropped: the stream has brought a newer list.)
-  function succeeded(kind, res, body, fresh) {
-    failures = 0;
+  /**
+   * fresh: no stream snapshot arrived since the request was sent, so its answer is not older
+   * than what we show. (A stale one is dropped: the stream has brought a newer list.)
+   * @param {Kind} kind
+   * @param {Response} res
+   * @param {Snapshot | undefined} body  a snapshot when the status is 200
+   * @param {boolean} fresh
+   */
+  succeeded(kind, res, body, fresh) {
+    const chain = this.chain;
+    chain.failures = 0;
+    /** @type {Partial<PresenceState>} */
     const patch = { status: 'live', error: undefined };
-    if (res.status === 200 && fresh) Object.assign(patch, snapshotPatch(body, res.headers.get('ETag')));
-    if (res.status === 204 && fresh) expectFromStream(res.headers.get('ETag'));
-    if (state.status !== 'live' || state.error || patch.snapshot) setState(patch);
-    if (kind !== 'poll') nextBeatAt = Date.now() + intervalMs();
+    if (res.status === 200 && fresh && body) Object.assign(patch, this.snapshotPatch(body, res.headers.get('ETag')));
+    if (res.status === 204 && fresh) this.expectFromStream(res.headers.get('ETag'));
+    if (this.state.status !== 'live' || this.state.error || patch.snapshot) this.setState(patch);
+    if (kind !== 'poll') chain.nextBeatAt = Date.now() + this.intervalMs();
     // A (re-)join leaves the server's isEditing as it was: say ours at once.
-    if (kind === 'join' && state.isEditing && RANK[urgent || 'poll'] < RANK.heartbeat) urgent = 'heartbeat';
-    scheduleNext();
-    const next = urgent;
-    urgent = null;
-    if (next) request(next);
+    if (kind === 'join' && this.state.isEditing) chain.urgent = stronger(chain.urgent || 'poll', 'heartbeat');
+    this.scheduleNext();
+    const next = chain.urgent;
+    chain.urgent = null;
+    if (next) this.request(next);
     // The server answers and knows us: a good moment to (re)open the stream.
-    if (!stream && Date.now() >= streamRetryAt) openStream();
+    if (!this.stream.current && Date.now() >= this.stream.retryAt) this.openStream();
   }
 
-  function failed(kind, res, body, error) {
-    failures += 1;
-    const err = error || httpError(kind, res, body);
-    const wait = Math.max(backoffMs(failures), retryAfterMs(res));
-    setState({ status: 'offline', error: err });
+  /**
+   * @param {Kind} kind
+   * @param {Error} error
+   * @param {Response | undefined} res  for its Retry-After
+   */
+  failed(kind, error, res) {
+    const chain = this.chain;
+    chain.failures += 1;
+    const wait = Math.max(backoffMs(chain.failures), retryAfterMs(res));
+    this.setState({ status: 'offline', error });
     // Retry the same request (or a stronger one asked for meanwhile) once the wait is over.
-    const next = urgent && RANK[urgent] > RANK[kind] ? urgent : kind;
-    urgent = null;
-    schedule(next, wait);
+    const next = chain.urgent ? stronger(chain.urgent, kind) : kind;
+    chain.urgent = null;
+    this.schedule(next, wait);
   }
 
-  // A 4xx that retrying cannot fix: stop sending until setPagePath or setEditing.
-  function refused(kind, res, body) {
-    failures = 0;
-    halted = true;
-    due = kind; // what the app's next change sends (or something stronger)
-    urgent = null;
-    clearTimeout(timer);
-    timer = null;
-    closeStream();
-    setState({ status: 'error', error: httpError(kind, res, body), transport: 'poll' });
+  /**
+   * A 4xx that retrying cannot fix: stop sending until setPagePath or setEditing.
+   * @param {Kind} kind @param {Response} res @param {any} body
+   */
+  refused(kind, res, body) {
+    this.transition('refused');
+    this.chain.failures = 0;
+    this.chain.due = kind; // what the app's next change sends (or something stronger)
+    this.stopChain();
+    this.closeStream();
+    this.setState({ status: 'error', error: httpError(kind, res, body), transport: 'poll' });
   }
 
-  function unauthorized(res, body) {
-    ended = true;
-    teardown();
-    setState({ status: 'unauthorized', error: httpError('request', res, body), transport: 'poll' });
+  /** @param {Response} res @param {any} body */
+  unauthorized(res, body) {
+    this.transition('unauthorized');
+    this.teardown();
+    this.setState({ status: 'unauthorized', error: httpError('request', res, body), transport: 'poll' });
   }
 
-  // ---- the stream ----------------------------------------------------------------------
+  // ---- the stream ------------------------------------------------------------------------
 
-  function openStream() {
-    if (!canStream || stream || ended || paused || halted) return;
-    const url = base + '/api/presence/stream?pagePath=' + encodeURIComponent(state.pagePath);
+  streamIsLive() {
+    return !!(this.stream.current && this.stream.current.live);
+  }
+
+  openStream() {
+    const EventSourceImpl = this.EventSource;
+    if (!this.canStream || !EventSourceImpl || this.stream.current || this.phase !== 'running') return;
+    const url = this.base + '/api/presence/stream?pagePath=' + encodeURIComponent(this.state.pagePath);
     let source;
     try {
       source = new EventSourceImpl(url, { withCredentials: true });
     } catch (e) {
-      streamFailed(null);
+      this.streamFailed(null);
       return;
     }
-    const s = { source, live: false, tagged: false, watchdog: null };
-    stream = s;
+    /** @type {OpenStream} */
+    const s = { source, live: false, tagged: false, watchdog: undefined };
+    this.stream.current = s;
     // The server sends a snapshot at once; a stream that brings none (a buffering proxy, no
     // free connection) is of no use.
-    s.watchdog = setTimeout(() => streamFailed(s), TIMEOUT_MS);
-    source.addEventListener('snapshot', (event) => onStreamSnapshot(s, event));
-    for (const type of PERSON_EVENTS) source.addEventListener(type, (event) => onStreamPerson(s, type, event));
+    s.watchdog = setTimeout(() => this.streamFailed(s), TIMEOUT_MS);
+    source.addEventListener('snapshot', (event) => this.onStreamSnapshot(s, event));
+    for (const type of PERSON_EVENTS) source.addEventListener(type, (event) => this.onStreamPerson(s, type, event));
     // EventSource would reconnect by itself, after `retry`; we poll instead and come back later.
-    source.addEventListener('error', () => streamFailed(s));
+    source.addEventListener('error', () => this.streamFailed(s));
   }
 
-  function onStreamSnapshot(s, event) {
-    if (stream !== s) return; // closed meanwhile
+  /** @param {OpenStream} s @param {MessageEvent} event */
+  onStreamSnapshot(s, event) {
+    if (this.stream.current !== s) return; // closed meanwhile
     let body;
     try { body = JSON.parse(event.data); } catch (e) { /* below */ }
-    if (!(body && Array.isArray(body.viewers))) return streamFailed(s);
-    streamSeq += 1;
+    if (!isSnapshot(body)) return this.streamFailed(s);
+    this.stream.seq += 1;
     s.tagged = !!event.lastEventId;
-    const patch = snapshotPatch(body, event.lastEventId || null);
-    if (!s.live) {
-      s.live = true;
-      streamFailures = 0;
-      clearTimeout(s.watchdog);
-      s.watchdog = null;
-      patch.transport = 'stream';
-      // Stop polling: the next request of the chain is the heartbeat.
-      if (timer && due === 'poll' && failures === 0) schedule('heartbeat', nextBeatAt - Date.now());
-    }
-    if (patch.snapshot || patch.transport) setState(patch);
+    const patch = this.snapshotPatch(body, event.lastEventId || null);
+    if (!s.live) this.streamGoesLive(s, patch);
+    if (patch.snapshot || patch.transport) this.setState(patch);
   }
 
-  // A 204 named the list as it is now. If it is not the one the stream brought last, the
-  // stream owes us a snapshot; one that brings nothing in time is stuck: fail it, which
-  // polls at once. (Only a stream that tags its snapshots can be checked.)
-  function expectFromStream(tag) {
-    const s = stream;
-    if (!s || !s.live || !s.tagged || !tag || tag === etag) return;
-    const seq = streamSeq;
-    setTimeout(() => { if (stream === s && streamSeq === seq) streamFailed(s); }, STREAM_LAG_MS);
+  /**
+   * Its first snapshot: the stream is now the source of the list.
+   * @param {OpenStream} s @param {Partial<PresenceState>} patch  gets the new transport
+   */
+  streamGoesLive(s, patch) {
+    s.live = true;
+    this.stream.failures = 0;
+    clearTimeout(s.watchdog);
+    s.watchdog = undefined;
+    patch.transport = 'stream';
+    // Stop polling: the next request of the chain is the heartbeat.
+    const chain = this.chain;
+    if (chain.timer && chain.due === 'poll' && chain.failures === 0) this.schedule('heartbeat', chain.nextBeatAt - Date.now());
   }
 
-  function onStreamPerson(s, type, event) {
-    if (stream !== s) return;
+  /**
+   * A 204 named the list as it is now. If it is not the one the stream brought last, the
+   * stream owes us a snapshot; one that brings nothing in time is stuck: fail it, which
+   * polls at once. (Only a stream that tags its snapshots can be checked.)
+   * @param {string | null} tag
+   */
+  expectFromStream(tag) {
+    const s = this.stream.current;
+    if (!s || !s.live || !s.tagged || !tag || tag === this.shown.etag) return;
+    const seq = this.stream.seq;
+    setTimeout(() => { if (this.stream.current === s && this.stream.seq === seq) this.streamFailed(s); }, STREAM_LAG_MS);
+  }
+
+  /** @param {OpenStream} s @param {PresencePersonEvent} type @param {MessageEvent} event */
+  onStreamPerson(s, type, event) {
+    if (this.stream.current !== s) return;
     let person;
     try { person = JSON.parse(event.data); } catch (e) { return; }
     if (!person || typeof person.id !== 'string') return;
-    for (const listener of [...personListeners[type]]) {
+    for (const listener of [...this.personListeners[type]]) {
       try { listener(person); } catch (e) { console.error(e); }
     }
   }
 
-  // Close it; when it was our source of the list, poll at once (changes may have been
-  // missed), then keep polling until a request succeeds after the back-off: then reopen.
-  function streamFailed(s) {
-    if (s && stream !== s) return;
-    const wasLive = closeStream();
-    streamFailures += 1;
-    streamRetryAt = Date.now() + backoffMs(streamFailures);
+  /**
+   * Close it; when it was our source of the list, poll at once (changes may have been
+   * missed), then keep polling until a request succeeds after the back-off: then reopen.
+   * @param {OpenStream | null} s  null: it could not even be created
+   */
+  streamFailed(s) {
+    const stream = this.stream;
+    if (s && stream.current !== s) return;
+    const wasLive = this.closeStream();
+    stream.failures += 1;
+    stream.retryAt = Date.now() + backoffMs(stream.failures);
     if (!wasLive) return;
-    setState({ transport: 'poll' });
-    if (ended || paused || halted || failures > 0) return; // a retry is due anyway
-    if (!inflight) sendNow('poll');
-    else if (!urgent) urgent = 'poll'; // its answer may be older than the stream's last snapshot
+    this.setState({ transport: 'poll' });
+    const chain = this.chain;
+    if (this.phase !== 'running' || chain.failures > 0) return; // a retry is due anyway
+    if (!chain.inflight) this.sendNow('poll');
+    else if (!chain.urgent) chain.urgent = 'poll'; // its answer may be older than the stream's last snapshot
   }
 
   // Answers whether the stream was the source of the list.
-  function closeStream() {
-    if (!stream) return false;
-    const { source, live, watchdog } = stream;
-    stream = null;
-    clearTimeout(watchdog);
-    try { source.close(); } catch (e) { /* closed already */ }
-    return live;
+  closeStream() {
+    const s = this.stream.current;
+    if (!s) return false;
+    this.stream.current = null;
+    clearTimeout(s.watchdog);
+    try { s.source.close(); } catch (e) { /* closed already */ }
+    return s.live;
   }
 
-  // Say goodbye. sendBeacon survives the page going away, but it cannot carry an
-  // Authorization header, so with a token (or when the beacon is refused) use a keepalive
-  // fetch. The string body goes out as text/plain, which the server accepts.
-  function leave(page) {
-    const url = base + '/api/presence/leave';
-    const body = JSON.stringify({ pagePath: page, tabId });
-    if (!options.token && nav && typeof nav.sendBeacon === 'function') {
+  // ---- leaving, and the page's events -----------------------------------------------------
+
+  /**
+   * Say goodbye. sendBeacon survives the page going away, but it cannot carry an
+   * Authorization header, so with a token (or when the beacon is refused) use a keepalive
+   * fetch. The string body goes out as text/plain, which the server accepts.
+   * @param {string} page
+   */
+  leave(page) {
+    const url = this.base + '/api/presence/leave';
+    const body = JSON.stringify({ pagePath: page, tabId: this.tabId });
+    const nav = this.nav;
+    if (!this.options.token && nav && typeof nav.sendBeacon === 'function') {
       try { if (nav.sendBeacon(url, body)) return; } catch (e) { /* fall back to fetch */ }
     }
-    const post = (h) => doFetch(url, { method: 'POST', keepalive: true, credentials: 'include', headers: h, body });
+    /** @param {Headers} h */
+    const post = (h) => this.fetch(url, { method: 'POST', keepalive: true, credentials: 'include', headers: h, body });
     // Failures are ignored: the tab expires after ttlMs anyway.
     try {
-      const h = headers(true);
-      Promise.resolve(typeof h.then === 'function' ? h.then(post) : post(h)).catch(() => {});
+      const h = this.headers(true);
+      Promise.resolve(isThenable(h) ? h.then(post) : post(h)).catch(() => {});
     } catch (e) { /* a token function that throws: same */ }
   }
 
-  function abortInflight() {
-    if (inflight && inflight.controller) {
-      clearTimeout(inflight.timeout);
-      inflight.controller.abort();
-    }
-    inflight = null;
-    urgent = null;
+  onVisibility() {
+    if (!this.isHidden()) this.request('heartbeat');
   }
 
-  const onVisibility = () => { if (!isHidden()) request('heartbeat'); };
-  const onPageHide = () => {
-    if (ended || paused) return;
-    paused = true;
-    clearTimeout(timer);
-    timer = null;
-    abortInflight();
-    closeStream();
-    leave(state.pagePath);
-    if (state.transport !== 'poll') setState({ transport: 'poll' });
-  };
-  // Back from the back/forward cache: we said goodbye on pagehide, so join again.
-  const onPageShow = (event) => {
-    if (!event || !event.persisted || !paused || ended) return;
-    paused = false;
-    failures = 0;
-    halted = false;
-    streamFailures = 0;
-    streamRetryAt = 0; // the stream reopens once the join succeeds
-    sendNow('join');
-  };
+  onPageHide() {
+    if (!this.transition('pagehide')) return;
+    this.stopChain();
+    this.closeStream();
+    this.leave(this.state.pagePath);
+    if (this.state.transport !== 'poll') this.setState({ transport: 'poll' });
+  }
+
+  /**
+   * Back from the back/forward cache: we said goodbye on pagehide, so join again.
+   * @param {PageTransitionEvent} event
+   */
+  onPageShow(event) {
+    if (!event || !event.persisted || !this.transition('pageshow')) return;
+    this.chain.failures = 0;
+    this.stream.failures = 0;
+    this.stream.retryAt = 0; // the stream reopens once the join succeeds
+    this.sendNow('join');
+  }
+
   // The network is back: retry now instead of waiting out the back-off.
-  const onOnline = () => { if (failures > 0 && !inflight && !ended && !paused && !halted) sendNow(due); };
-
-  const winEvents = { pagehide: onPageHide, pageshow: onPageShow, online: onOnline };
-  function listen(method) { // 'addEventListener' or 'removeEventListener'
-    if (win && win[method]) for (const type in winEvents) win[method](type, winEvents[type]);
-    if (doc && doc[method]) doc[method]('visibilitychange', onVisibility);
+  onOnline() {
+    const chain = this.chain;
+    if (chain.failures > 0 && !chain.inflight && this.phase === 'running') this.sendNow(chain.due);
   }
 
-  function teardown() {
-    clearTimeout(timer);
-    timer = null;
-    abortInflight();
-    closeStream();
-    listen('removeEventListener');
+  /** @param {boolean} on  follow the page's events, or stop following them */
+  listen(on) {
+    for (const [target, type, handler] of this.pageEvents) {
+      if (!target) continue;
+      if (on && target.addEventListener) target.addEventListener(type, handler);
+      if (!on && target.removeEventListener) target.removeEventListener(type, handler);
+    }
   }
 
-  listen('addEventListener');
-  sendNow('join');
+  teardown() {
+    this.stopChain();
+    this.closeStream();
+    this.listen(false);
+  }
 
-  return {
-    get tabId() { return tabId; },
-    get state() { return state; },
-    get viewers() { return state.viewers; },
-    get editorUserId() { return state.editorUserId; },
-    get isEditing() { return state.isEditing; },
-    get status() { return state.status; },
-    setEditing(isEditing) {
-      const next = !!isEditing;
-      if (next === state.isEditing) return;
-      setState({ isEditing: next });
-      if (halted && !ended && !paused) {
-        // Refused before: a change of the app's is worth one more try (state stays 'error'
-        // until the answer).
-        halted = false;
-        sendNow(RANK[due] > RANK.heartbeat ? due : 'heartbeat');
-        return;
-      }
-      request('heartbeat');
-    },
-    setPagePath(pagePath) {
-      if (typeof pagePath !== 'string' || pagePath === state.pagePath || ended) return;
-      const old = state.pagePath;
-      abortInflight();
-      closeStream();
-      if (!paused) leave(old);
-      etag = null;
-      shownKey = null;
-      halted = false;
-      streamFailures = 0;
-      streamRetryAt = 0; // the new page's stream opens once its join succeeds
-      // Editing mirrors a lock on one page; it does not follow the user to the next page.
-      setState({ pagePath, viewers: [], editorUserId: undefined, snapshot: undefined, isEditing: false, status: 'connecting', error: undefined, transport: 'poll' });
-      if (paused) due = 'join';
-      else sendNow('join'); // a navigation is a natural moment to retry, even when backing off
-    },
-    subscribe(listener) {
-      listeners.add(listener);
-      listener(state);
-      return () => { listeners.delete(listener); };
-    },
-    on(type, listener) {
-      if (!personListeners[type]) throw new TypeError("presence.on: the event is 'join' or 'leave'");
-      personListeners[type].add(listener);
-      return () => { personListeners[type].delete(listener); };
-    },
-    stop() {
-      if (state.status === 'stopped') return;
-      if (!ended && !paused) leave(state.pagePath);
-      ended = true;
-      teardown();
-      setState({ status: 'stopped', transport: 'poll' });
-    },
-  };
+  // ---- what the app calls ----------------------------------------------------------------
+
+  /** @param {boolean} isEditing */
+  setEditing(isEditing) {
+    const next = !!isEditing;
+    if (next === this.state.isEditing) return;
+    this.setState({ isEditing: next });
+    // Refused before: a change of the app's is worth one more try (the status stays 'error'
+    // until the answer).
+    if (this.transition('change')) this.sendNow(stronger(this.chain.due, 'heartbeat'));
+    else this.request('heartbeat');
+  }
+
+  /** @param {string} pagePath */
+  setPagePath(pagePath) {
+    if (typeof pagePath !== 'string' || pagePath === this.state.pagePath || this.isOver()) return;
+    const old = this.state.pagePath;
+    this.abortInflight();
+    this.closeStream();
+    if (this.phase !== 'paused') this.leave(old);
+    this.shown = { etag: null, key: null };
+    this.transition('change'); // a page refused is no reason not to try the next one
+    this.stream.failures = 0;
+    this.stream.retryAt = 0; // the new page's stream opens once its join succeeds
+    // Editing mirrors a lock on one page; it does not follow the user to the next page.
+    this.setState({ pagePath, viewers: [], editorUserId: undefined, snapshot: undefined, isEditing: false, status: 'connecting', error: undefined, transport: 'poll' });
+    // Paused: the join waits for pageshow. Else a navigation is a natural moment to retry,
+    // even when backing off.
+    if (this.phase === 'paused') this.chain.due = 'join';
+    else this.sendNow('join');
+  }
+
+  /** @param {(state: PresenceState) => void} listener */
+  subscribe(listener) {
+    this.listeners.add(listener);
+    listener(this.state);
+    return () => { this.listeners.delete(listener); };
+  }
+
+  /** @param {PresencePersonEvent} type @param {(person: PresencePerson) => void} listener */
+  on(type, listener) {
+    const listeners = this.personListeners[type];
+    if (!listeners) throw new TypeError("presence.on: the event is 'join' or 'leave'");
+    listeners.add(listener);
+    return () => { listeners.delete(listener); };
+  }
+
+  stop() {
+    const from = this.phase;
+    if (!this.transition('stop')) return;
+    // Say goodbye, unless we did on pagehide or the server does not know us (401).
+    if (from === 'running' || from === 'halted') this.leave(this.state.pagePath);
+    this.teardown();
+    this.setState({ status: 'stopped', transport: 'poll' });
+  }
 }
 
+/**
+ * The stronger of two requests (see RANK).
+ * @param {Kind} a @param {Kind} b
+ * @returns {Kind}
+ */
+function stronger(a, b) {
+  return RANK[a] > RANK[b] ? a : b;
+}
+
+/**
+ * @template T
+ * @param {T | PromiseLike<T>} value
+ * @returns {value is PromiseLike<T>}
+ */
+function isThenable(value) {
+  return !!value && typeof (/** @type {any} */ (value).then) === 'function';
+}
+
+/**
+ * @param {any} body
+ * @returns {body is Snapshot}
+ */
+function isSnapshot(body) {
+  return !!body && Array.isArray(body.viewers);
+}
+
+/** @param {PresenceOptions['storage']} storage */
 function loadTabId(storage) {
   let store = storage;
-  try { if (!store) store = globalThis.sessionStorage; } catch (e) { store = null; } // blocked storage throws
+  try { if (!store) store = globalThis.sessionStorage; } catch (e) { store = undefined; } // blocked storage throws
   try {
     const id = store && store.getItem(TAB_KEY);
     if (id && /^[A-Za-z0-9_-]{1,64}$/.test(id)) return id;
@@ -461,14 +752,20 @@ function newTabId() {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-// 1 s, 2 s, 4 s … capped at 60 s, with "equal jitter" (half fixed, half random) so that many
-// tabs that failed together do not come back together.
+/**
+ * 1 s, 2 s, 4 s … capped at 60 s, with "equal jitter" (half fixed, half random) so that many
+ * tabs that failed together do not come back together.
+ * @param {number} failures
+ */
 function backoffMs(failures) {
   const cap = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** (failures - 1));
   return Math.round(cap / 2 + Math.random() * (cap / 2));
 }
 
-// Retry-After is seconds or an HTTP date; 0 when absent or unreadable.
+/**
+ * Retry-After is seconds or an HTTP date; 0 when absent or unreadable.
+ * @param {Response | undefined} res
+ */
 function retryAfterMs(res) {
   const value = res && res.headers && res.headers.get('Retry-After');
   if (!value) return 0;
@@ -478,8 +775,14 @@ function retryAfterMs(res) {
   return Number.isNaN(at) ? 0 : Math.max(0, at - Date.now());
 }
 
+/**
+ * @param {string} kind  what was asked ('join', 'heartbeat', 'poll' or just 'request')
+ * @param {Response} res
+ * @param {any} body  the problem document, when there was one
+ */
 function httpError(kind, res, body) {
   const detail = body && typeof body.detail === 'string' ? body.detail : '';
+  /** @type {import('./presence.js').PresenceError} */
   const err = new Error(`presence: ${kind} failed with HTTP ${res.status}${detail ? ': ' + detail : ''}`);
   err.status = res.status;
   if (body) err.problem = body;

@@ -564,6 +564,79 @@ describe('a 4xx that retrying cannot fix', () => {
   });
 });
 
+// Every way out of each phase of the lifecycle (running, halted, paused, unauthorized,
+// stopped), including the ones the tests above do not take.
+describe('the lifecycle', () => {
+  const refusal = () => response(400, { status: 400, title: 'Invalid request', detail: 'no' });
+
+  it('halted, then pagehide: says goodbye; pageshow joins again', async () => {
+    server.script.push(refusal());
+    start();
+    await tick();
+    expect(presence.status).toBe('error');
+    env.pagehide(true);
+    expect(env.navigator.sendBeacon).toHaveBeenCalledTimes(1);
+    env.pageshow(true);
+    expect(server.ops()).toEqual(['join', 'join']);
+    await tick();
+    expect(presence.status).toBe('live');
+  });
+
+  it('halted, then stop(): says goodbye', async () => {
+    server.script.push(refusal());
+    start();
+    await tick();
+    presence.stop();
+    expect(env.navigator.sendBeacon).toHaveBeenCalledTimes(1);
+    expect(presence.status).toBe('stopped');
+  });
+
+  it('paused: a route change and editing wait for pageshow, which joins the new page', async () => {
+    start();
+    await tick();
+    env.pagehide(true);
+    presence.setPagePath('/docs/b');
+    presence.setEditing(true);
+    env.window.dispatchEvent(new Event('online'));
+    env.setVisibility('visible');
+    await tick(60000);
+    expect(server.ops()).toEqual(['join']);
+    expect(env.navigator.sendBeacon).toHaveBeenCalledTimes(1); // /docs/a, at pagehide only
+    expect(presence.state.pagePath).toBe('/docs/b');
+    env.pagehide(true); // a second one: nothing
+    expect(env.navigator.sendBeacon).toHaveBeenCalledTimes(1);
+    env.pageshow(true);
+    expect(server.ops()).toEqual(['join', 'join']);
+    expect(server.body(1)).toEqual({ pagePath: '/docs/b', tabId: presence.tabId });
+    await tick();
+    expect(server.ops()).toEqual(['join', 'join', 'heartbeat']);
+    expect(server.body(2).isEditing).toBe(true);
+    expect(presence.status).toBe('live');
+  });
+
+  it('paused, then stop(): no second goodbye', async () => {
+    start();
+    await tick();
+    env.pagehide(true);
+    presence.stop();
+    expect(env.navigator.sendBeacon).toHaveBeenCalledTimes(1);
+    expect(presence.status).toBe('stopped');
+    env.pageshow(true);
+    expect(server.ops()).toEqual(['join']);
+  });
+
+  it('unauthorized, then stop(): says stopped, without a goodbye', async () => {
+    server.script.push(response(401, { status: 401, title: 'Not signed in', detail: 'expired' }));
+    start();
+    await tick();
+    expect(presence.status).toBe('unauthorized');
+    presence.stop();
+    expect(presence.status).toBe('stopped');
+    expect(env.navigator.sendBeacon).not.toHaveBeenCalled();
+    expect(server.ops()).toEqual(['join']);
+  });
+});
+
 describe('the stream (server-sent events)', () => {
   let sse;
   const bob = { id: 'u2', name: 'Bob', tabCount: 1, color: '#123456', isEditing: false, joinedAt: '2026-11-21T09:59:00Z', isCurrentUser: false };
