@@ -7,7 +7,7 @@ export interface UsePagePresence {
   editorUserId: string | undefined;
   isEditing: boolean;
   /** Stable across renders. */
-  setIsEditing(next: boolean): void;
+  setEditing(next: boolean): void;
   status: PresenceStatus;
   error: Error | undefined;
   snapshot: Snapshot | undefined;

@@ -4,11 +4,27 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { createPresence } from './presence.js';
 
+/**
+ * @import { Presence, PresenceOptions, PresenceState } from './presence.js'
+ * @import { UsePagePresence } from './react.js'
+ */
+
+/**
+ * What the hook renders from: the client's last state, with no tab id until it has started.
+ * @typedef {Omit<PresenceState, 'pagePath' | 'tabId'> & { tabId: string | undefined }} HookState
+ */
+
+/** @type {HookState} */
 const INITIAL = { viewers: [], editorUserId: undefined, isEditing: false, status: 'connecting', error: undefined, snapshot: undefined, transport: 'poll', tabId: undefined };
 
+/**
+ * @param {string} pagePath
+ * @param {Omit<PresenceOptions, 'pagePath'>} [options]
+ * @returns {UsePagePresence}
+ */
 export function usePagePresence(pagePath, options) {
   const [state, setState] = useState(INITIAL);
-  const presenceRef = useRef(null);
+  const presenceRef = useRef(/** @type {Presence | null} */ (null));
   const pathRef = useRef(pagePath);
   const optionsRef = useRef(options);
   const editingRef = useRef(false);
@@ -34,7 +50,7 @@ export function usePagePresence(pagePath, options) {
     if (presenceRef.current) presenceRef.current.setPagePath(pagePath);
   }, [pagePath]);
 
-  const setIsEditing = useCallback((next) => {
+  const setEditing = useCallback((/** @type {boolean} */ next) => {
     editingRef.current = !!next;
     if (presenceRef.current) presenceRef.current.setEditing(!!next);
     else setState((s) => ({ ...s, isEditing: !!next }));
@@ -44,7 +60,7 @@ export function usePagePresence(pagePath, options) {
     viewers: state.viewers,
     editorUserId: state.editorUserId,
     isEditing: state.isEditing,
-    setIsEditing,
+    setEditing,
     status: state.status,
     error: state.error,
     snapshot: state.snapshot,

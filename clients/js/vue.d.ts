@@ -6,9 +6,10 @@ export type { PresenceOptions, PresenceStatus, PresenceTransport, Snapshot, View
 export interface UsePagePresence {
   viewers: Ref<Viewer[]>;
   editorUserId: Ref<string | undefined>;
-  /** Writable: setting it is the same as setIsEditing. */
+  /** Writable: setting it is the same as setEditing. */
   isEditing: Ref<boolean>;
-  setIsEditing(next: boolean): void;
+  /** The same as `Presence.setEditing`: heartbeats at once when it changes. */
+  setEditing(next: boolean): void;
   status: Ref<PresenceStatus>;
   error: Ref<Error | undefined>;
   snapshot: Ref<Snapshot | undefined>;

@@ -4,16 +4,29 @@
 import { ref, shallowRef, watch, unref, getCurrentInstance, getCurrentScope, onMounted, onBeforeUnmount, onScopeDispose } from 'vue';
 import { createPresence } from './presence.js';
 
+/**
+ * @import { MaybeRefOrGetter } from 'vue'
+ * @import { Presence, PresenceOptions, PresenceStatus, PresenceTransport, Snapshot, Viewer } from './presence.js'
+ * @import { UsePagePresence } from './vue.js'
+ */
+
+/**
+ * @param {MaybeRefOrGetter<string>} pagePath
+ * @param {Omit<PresenceOptions, 'pagePath'>} [options]
+ * @returns {UsePagePresence}
+ */
 export function usePagePresence(pagePath, options = {}) {
-  const viewers = shallowRef([]);
-  const editorUserId = ref(undefined);
+  const viewers = shallowRef(/** @type {Viewer[]} */ ([]));
+  const editorUserId = ref(/** @type {string | undefined} */ (undefined));
   const isEditing = ref(false);
-  const status = ref('connecting');
-  const error = shallowRef(undefined);
-  const snapshot = shallowRef(undefined);
-  const transport = ref('poll');
-  const tabId = ref(undefined);
+  const status = ref(/** @type {PresenceStatus} */ ('connecting'));
+  const error = shallowRef(/** @type {Error | undefined} */ (undefined));
+  const snapshot = shallowRef(/** @type {Snapshot | undefined} */ (undefined));
+  const transport = ref(/** @type {PresenceTransport} */ ('poll'));
+  const tabId = ref(/** @type {string | undefined} */ (undefined));
+  /** @type {Presence | null} */
   let presence = null;
+  /** @type {(() => void) | null} */
   let unsubscribe = null;
 
   // pagePath may be a string, a ref or a getter (e.g. () => route.path).
@@ -37,14 +50,15 @@ export function usePagePresence(pagePath, options = {}) {
 
   function stop() {
     if (!presence) return;
-    unsubscribe();
+    if (unsubscribe) unsubscribe();
     presence.stop();
     presence = null;
     status.value = 'stopped';
     transport.value = 'poll';
   }
 
-  function setIsEditing(next) {
+  /** @param {boolean} next */
+  function setEditing(next) {
     isEditing.value = !!next;
   }
 
@@ -62,5 +76,5 @@ export function usePagePresence(pagePath, options = {}) {
     if (getCurrentScope()) onScopeDispose(stop);
   }
 
-  return { viewers, editorUserId, isEditing, setIsEditing, status, error, snapshot, transport, tabId, stop };
+  return { viewers, editorUserId, isEditing, setEditing, status, error, snapshot, transport, tabId, stop };
 }

@@ -30,13 +30,13 @@ describe('React usePagePresence', () => {
     // StrictMode mounts twice: the first client left, the second one is live, one tab id.
     expect(new Set(server.calls.filter((c) => c.init.body).map((c) => JSON.parse(c.init.body).tabId)).size).toBe(1);
 
-    const setIsEditing = presence.setIsEditing;
-    await act(async () => { presence.setIsEditing(true); });
+    const setEditing = presence.setEditing;
+    await act(async () => { presence.setEditing(true); });
     expect(server.ops().at(-1)).toBe('heartbeat');
     expect(server.body(server.calls.length - 1).isEditing).toBe(true);
     expect(el.textContent).toBe('Alice (you) editing');
     expect(presence.isEditing).toBe(true);
-    expect(presence.setIsEditing).toBe(setIsEditing);
+    expect(presence.setEditing).toBe(setEditing);
 
     const beacons = env.navigator.sendBeacon.mock.calls.length;
     await act(async () => { setPath('/docs/b'); });

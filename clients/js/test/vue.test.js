@@ -25,7 +25,7 @@ describe('Vue usePagePresence', () => {
     expect(el.textContent).toBe('Alice (you)');
     expect(presence.tabId.value).toBe(server.body(0).tabId);
 
-    presence.setIsEditing(true);
+    presence.setEditing(true);
     expect(server.ops()).toEqual(['join', 'heartbeat']);
     expect(server.body(1).isEditing).toBe(true);
     await vi.waitFor(() => expect(el.textContent).toBe('Alice (you) editing'));
@@ -44,7 +44,7 @@ describe('Vue usePagePresence', () => {
     expect(env.navigator.sendBeacon).toHaveBeenCalledTimes(2);
     expect(JSON.parse(env.navigator.sendBeacon.mock.calls[1][1]).pagePath).toBe('/docs/b');
     expect(presence.status.value).toBe('stopped');
-    presence.setIsEditing(true);
+    presence.setEditing(true);
     expect(server.calls).toHaveLength(n);
   });
 
