@@ -71,7 +71,7 @@ const LIFECYCLE = {
 /**
  * @typedef {'join' | 'heartbeat' | 'poll'} Kind  a request of the chain
  * @typedef {ReturnType<typeof setTimeout> | undefined} Timer
- * @typedef {Record<string, string>} Headers
+ * @typedef {Record<string, string>} HeaderMap
  *
  * @typedef {object} Inflight  the request on the wire
  * @property {AbortController | null} controller
@@ -317,10 +317,10 @@ class Client {
    * Synchronous unless the token function answers a promise: a request made in pagehide
    * must start before the page goes away, not a microtask later.
    * @param {boolean} json
-   * @returns {Headers | Promise<Headers>}
+   * @returns {HeaderMap | Promise<HeaderMap>}
    */
   headers(json) {
-    /** @type {Headers} */
+    /** @type {HeaderMap} */
     const h = json ? { 'Content-Type': 'application/json' } : {};
     const { token: given } = this.options;
     const token = typeof given === 'function' ? given() : given;
@@ -363,7 +363,7 @@ class Client {
       const given = this.headers(kind !== 'poll');
       const h = isThenable(given) ? await given : given;
       if (kind === 'heartbeat' && this.streamIsLive()) h.Prefer = 'return=minimal';
-      /** @type {RequestInit & { headers: Headers }} */
+      /** @type {RequestInit & { headers: HeaderMap }} */
       const init = { method: kind === 'poll' ? 'GET' : 'POST', credentials: 'include', headers: h };
       if (controller) init.signal = controller.signal;
       let url = this.base + '/api/presence/' + kind;
@@ -592,7 +592,7 @@ class Client {
     if (!this.options.token && nav && typeof nav.sendBeacon === 'function') {
       try { if (nav.sendBeacon(url, body)) return; } catch (e) { /* fall back to fetch */ }
     }
-    /** @param {Headers} h */
+    /** @param {HeaderMap} h */
     const post = (h) => this.fetch(url, { method: 'POST', keepalive: true, credentials: 'include', headers: h, body });
     // Failures are ignored: the tab expires after ttlMs anyway.
     try {
