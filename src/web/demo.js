@@ -236,13 +236,34 @@ function render(state) {
     queueMicrotask(() => showSignIn('Your session has ended. Sign in again to rejoin the page.'));
     return;
   }
-  const snap = state.snapshot;
-  const path = snap ? snap.pagePath : state.pagePath;
+  // The server's answer names the page as it normalized it; until then, the path we asked for.
+  const path = state.snapshot ? state.snapshot.pagePath : state.pagePath;
+  renderPage(path);
+  renderStatus(state);
+
+  const viewers = state.viewers || [];
+  const me = viewers.find((v) => v.isCurrentUser);
+  if (me) setAvatar($('me-avatar'), me, { decorative: true });
+  renderViewers(viewers, state.editorUserId);
+  renderFacepile(viewers, state.editorUserId);
+  renderBanner(viewers, state.editorUserId);
+  renderCounts(state, viewers);
+
+  const n = viewers.length;
+  document.title = n ? `${path} · ${n} here · presence` : `${path} · presence`;
+  announce(previous, state);
+}
+
+/** The page shown: its path, and which preset is pressed. */
+function renderPage(path) {
   $('page-path').textContent = path;
   for (const button of document.querySelectorAll('#presets button[data-path]')) {
     button.setAttribute('aria-pressed', String(button.dataset.path === path));
   }
+}
 
+/** The connection's status and transport, the tab id, the Edit toggle and the last error. */
+function renderStatus(state) {
   const status = $('status');
   status.dataset.status = state.status;
   $('status-text').textContent = STATUS_TEXT[state.status] || state.status;
@@ -251,21 +272,20 @@ function render(state) {
   transport.textContent = state.status === 'live' ? TRANSPORT_TEXT[state.transport] || '' : '';
   $('tab-id').textContent = state.tabId;
   $('edit-toggle').setAttribute('aria-pressed', String(!!state.isEditing));
+  $('presence-error').textContent = errorText(state);
+}
 
+/** What went wrong, while offline (retrying) or refused; '' otherwise. */
+function errorText(state) {
   const err = (state.status === 'offline' || state.status === 'error') && state.error;
-  const problem = err && err.problem;
-  $('presence-error').textContent = err
-    ? (problem ? problemText({ status: err.status, statusText: '' }, problem)
-      : state.status === 'error' ? `The server answered ${err.status}.` : 'Cannot reach the presence server; retrying.')
-    : '';
+  if (!err) return '';
+  if (err.problem) return problemText({ status: err.status, statusText: '' }, err.problem);
+  return state.status === 'error' ? `The server answered ${err.status}.` : 'Cannot reach the presence server; retrying.';
+}
 
-  const viewers = state.viewers || [];
-  const me = viewers.find((v) => v.isCurrentUser);
-  if (me) setAvatar($('me-avatar'), me, { decorative: true });
-  renderViewers(viewers, state.editorUserId);
-  renderFacepile(viewers, state.editorUserId);
-  renderBanner(viewers, state.editorUserId);
-
+/** How many people and tabs are here, and, when nobody is listed, why. */
+function renderCounts(state, viewers) {
+  const snap = state.snapshot;
   const count = $('viewer-count');
   if (snap) {
     const people = `${snap.viewerCount} ${snap.viewerCount === 1 ? 'person' : 'people'}`;
@@ -279,10 +299,6 @@ function render(state) {
   empty.textContent = state.status === 'connecting' ? 'Joining the page…'
     : state.status === 'offline' ? 'Waiting for the server…'
     : state.status === 'error' ? 'The server refused this page.' : 'Nobody is here yet.';
-
-  const n = viewers.length;
-  document.title = n ? `${path} · ${n} here · presence` : `${path} · presence`;
-  announce(previous, state);
 }
 
 function renderViewers(viewers, editorUserId) {
