@@ -1,175 +1,41 @@
 #!/usr/bin/env python3
-"""The load driver behind `loadtest/run.sh`: starts the service on loopback, opens sessions,
-joins tabs, runs every scenario with wrk (`loadtest/load.lua`) and writes the table.
+"""The HTTP load driver behind `loadtest/run.sh`: starts the service on loopback, opens
+sessions, joins tabs, runs every scenario with wrk (`loadtest/load.lua`) and writes the
+table. `ab.py` runs it for two binaries in turn.
 
 Run it through `loadtest/run.sh`, which builds the binary it needs (with the `bench-baseline`
 feature). Every loop here is bounded in count, every wait and every wrk run in time.
 """
 
 import argparse
-import base64
 import datetime
-import http.client
 import json
 import os
-import platform
 import re
 import secrets
-import shlex
-import shutil
 import subprocess
-import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-USERS = 1000
+from common import (CONNECTIONS, ROOT, THREADS, USERS, Client, Workspace, compact, cpu_idle, live_tabs, log,
+                    machine, mint_tokens, open_sessions, server_settings, stop_on_sigterm, sweeps_in, write_report,
+                    write_requests, wrk)
+
 TABS_PER_USER = 10
 PAGES = 100
 TABS = USERS * TABS_PER_USER  # 10 000 tabs; tab i is user i // 10's, on page i % 100
 BIG_PAGE, BIG_VIEWERS = "/big", 200
 LIST_PATH = f"/api/presence/list?pagePath={BIG_PAGE}&limit=1000"  # every one of the 200 viewers
-THREADS, CONNECTIONS = 2, 64
-JWT_SECRET = "bench-secret-that-is-long-enough-for-hs256"
 # The sweep scenario's server: tabs live 8 s and the sweep runs every second.
 SWEEP_TTL_MS, SWEEP_HEARTBEAT_MS, SWEEP_EVERY_MS = 8000, 3000, 1000
 SWEEP_DOOM_SECONDS = 2
 TARGETS = {"heartbeat-cookie": 0.60, "list-304": 0.80, "list-200": 0.40}
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def log(message):
-    print(message, file=sys.stderr, flush=True)
-
-
-def user_id(u):
-    return f"user-{u:04d}"
-
-
-def profile(u):
-    return {"id": user_id(u), "name": f"User {u}", "avatar": f"https://example.com/avatars/{u}.png"}
-
-
-def compact(value):
-    return json.dumps(value, separators=(",", ":"))
-
-
-class Client:
-    """One keep-alive HTTP/1.1 connection to the service."""
-
-    def __init__(self, port):
-        self.port = port
-        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-
-    def request(self, method, path, body=None, headers=()):
-        headers = dict(headers)
-        data = None
-        if body is not None:
-            data = compact(body).encode()
-            headers["Content-Type"] = "application/json"
-        for attempt in range(2):
-            try:
-                self.connection.request(method, path, body=data, headers=headers)
-                response = self.connection.getresponse()
-                return response.status, response, response.read()
-            except (ConnectionError, http.client.HTTPException):
-                self.connection.close()
-                if attempt == 1:
-                    raise
-        raise AssertionError("unreachable")
-
-    def expect(self, status, method, path, body=None, headers=()):
-        got, response, data = self.request(method, path, body, headers)
-        if got != status:
-            raise SystemExit(f"{method} {path} answered {got}, not {status}: {data[:300]!r}")
-        return response, data
-
-
-class Server:
-    """The release binary on a free loopback port; stopped (and waited for) on exit."""
-
-    def __init__(self, binary, scratch, name, settings):
-        self.binary, self.name = binary, name
-        self.log_path = scratch / f"{name}.log"
-        self.port = free_port()
-        env = dict(os.environ, PRESENCE_LISTEN=f"127.0.0.1:{self.port}", **settings)
-        self.process = subprocess.Popen(
-            [binary], env=env, stdout=subprocess.DEVNULL, stderr=open(self.log_path, "w"), cwd=scratch
-        )
-        self.base = f"http://127.0.0.1:{self.port}"
-        for _ in range(200):  # at most 20 s
-            if self.process.poll() is not None:
-                raise SystemExit(f"{name} server exited at start:\n{self.log_path.read_text()[-2000:]}")
-            try:
-                status, _, _ = Client(self.port).request("GET", "/healthz")
-                if status == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise SystemExit(f"{name} server did not answer /healthz within 20 s")
-
-    def cpu_seconds(self):
-        """User and system CPU time the server has used so far."""
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-
-
-def free_port():
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def open_sessions(client):
-    """A session cookie per user, from `POST /api/session/dev`."""
-    cookies = []
-    for u in range(USERS):
-        response, _ = client.expect(200, "POST", "/api/session/dev", profile(u))
-        cookie = response.getheader("Set-Cookie")
-        if not cookie:
-            raise SystemExit("POST /api/session/dev set no cookie")
-        cookies.append(cookie.split(";", 1)[0])
-    return cookies
-
-
-def mint_tokens(binary):
-    """A bearer token per user, from `presence token`, with the same profile as the session."""
-    env = dict(os.environ, PRESENCE_JWT_SECRET=JWT_SECRET)
-
-    def mint(u):
-        p = profile(u)
-        command = [binary, "token", "--sub", p["id"], "--name", p["name"], "--picture", p["avatar"], "--ttl", "2h"]
-        return subprocess.run(command, env=env, check=True, capture_output=True, text=True, timeout=30).stdout.strip()
-
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        return list(pool.map(mint, range(USERS)))
-
+PERF_DIR = ROOT / "target/loadtest/perf"  # --perf's summaries: working files, never committed
 
 def tab(i):
     """Tab i of the 10 000: user i // 10's, on page i % 100 (so each page has 100 viewers)."""
     return i // TABS_PER_USER, f"/docs/page-{i % PAGES:03d}", f"tab-{i:05d}"
-
-
-def write_requests(path, rows):
-    """One request a line, as `loadtest/load.lua` reads them."""
-    with open(path, "w") as f:
-        for method, target, body, headers in rows:
-            assert all("\t" not in h and "\n" not in h for h in headers)
-            f.write("\t".join([method, target, body or "", *headers]) + "\n")
-    return path
 
 
 def heartbeat_bodies():
@@ -233,13 +99,6 @@ def join_tabs(client, cookies):
                       [("Cookie", cookies[u])])
 
 
-def live_tabs(client, cookie, prefix="/docs/"):
-    """(pages, tabs) live under `prefix`, from `GET /api/presence/pages`."""
-    _, data = client.expect(200, "GET", "/api/presence/pages?limit=100", headers=[("Cookie", cookie)])
-    pages = [p for p in json.loads(data)["pages"] if p["pagePath"].startswith(prefix)]
-    return len(pages), sum(p["tabCount"] for p in pages)
-
-
 def prepare_big_page(client, cookies, scratch):
     """Joins 200 viewers to /big; answers the list request files and the body size."""
     for u in range(BIG_VIEWERS):
@@ -266,124 +125,28 @@ def prepare_big_page(client, cookies, scratch):
     return files, body_bytes
 
 
-def wrk(server, requests, seconds, mode="cycle", profile=None, connections=CONNECTIONS):
-    """One bounded wrk run of loadtest/load.lua; answers its figures and the command. With
-    `profile` (a path), `perf record` samples the server during the run and writes there."""
-    env = {"BENCH_REQUESTS": str(requests), "BENCH_MODE": mode, "BENCH_THREADS": str(THREADS)}
-    command = ["wrk", f"-t{THREADS}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s",
-               "-s", "loadtest/load.lua", server.base]
-    shown = " ".join(f"{k}={v}" for k, v in env.items()) + " " + shlex.join(command)
-    log(f"  $ {shown}")
-    perf = None
-    if profile:
-        perf = subprocess.Popen(["perf", "record", "-F", "499", "--call-graph", "dwarf,16384", "-o", str(profile),
-                                 "-p", str(server.process.pid), "--", "sleep", str(seconds)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    server_cpu = server.cpu_seconds()
-    client_cpu = os.times()
-    machine_busy, started = busy_seconds(), time.monotonic()
-    done = subprocess.run(command, env=dict(os.environ, **env), capture_output=True, text=True,
-                          timeout=seconds + 60, cwd=ROOT)
-    client_cpu = os.times().children_user + os.times().children_system - (
-        client_cpu.children_user + client_cpu.children_system)
-    server_cpu = server.cpu_seconds() - server_cpu
-    machine_busy = busy_seconds() - machine_busy
-    elapsed = time.monotonic() - started
-    if perf:
-        perf.wait(timeout=seconds + 120)
-    line = next((l for l in done.stdout.splitlines() if l.startswith("result ")), None)
-    if done.returncode != 0 or line is None:
-        raise SystemExit(f"wrk failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-    figures = {k: int(v) for k, v in (field.split("=") for field in line.split()[1:])}
-    figures["rps"] = figures["requests"] / (figures["duration_us"] / 1e6)
-    figures["bytes_per_answer"] = figures["bytes"] / max(figures["requests"], 1)
-    figures["server_cpu_us"] = server_cpu * 1e6 / max(figures["requests"], 1)
-    figures["client_cpu_us"] = client_cpu * 1e6 / max(figures["requests"], 1)
-    # CPU time that neither the server nor wrk used: other processes (the machine was not quiet).
-    capacity = elapsed * (os.cpu_count() or 1)
-    figures["other_cpu_share"] = max(machine_busy - server_cpu - client_cpu, 0) / capacity
-    figures["busy_share"] = min(machine_busy / capacity, 1.0)
-    figures["command"] = shown
-    if figures["status_errors"] or figures["socket_errors"]:
-        log(f"  !! {figures['status_errors']} answers ≥ 400 and {figures['socket_errors']} socket errors")
-    log(f"  {figures['rps']:,.0f} requests/s, p50 {figures['p50_us']} µs, p99 {figures['p99_us']} µs, "
-        f"{figures['bytes_per_answer']:,.0f} bytes an answer; CPU µs a request: server "
-        f"{figures['server_cpu_us']:.0f}, wrk {figures['client_cpu_us']:.0f}; CPUs {figures['busy_share']:.0%} busy, "
-        f"{figures['other_cpu_share']:.0%} by other processes")
-    return figures
-
-
-def busy_seconds():
-    """CPU seconds the whole machine has spent busy (not idle, not waiting on I/O)."""
-    fields = [int(x) for x in open("/proc/stat").readline().split()[1:]]
-    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
-
-
-def cpu_idle(seconds=1.0):
-    """The share of CPU time spent idle over `seconds`, from /proc/stat."""
-
-    def sample():
-        fields = [int(x) for x in open("/proc/stat").readline().split()[1:]]
-        return fields[3] + fields[4], sum(fields)
-
-    idle0, total0 = sample()
-    time.sleep(seconds)
-    idle1, total1 = sample()
-    return (idle1 - idle0) / max(total1 - total0, 1)
-
-
-def machine():
-    model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-
-    def version(command):
-        try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=10)
-            return (done.stdout or done.stderr).splitlines()[0].strip()
-        except (OSError, IndexError, subprocess.TimeoutExpired):
-            return "?"
-
-    return {
-        "nproc": os.cpu_count(),
-        "cpu": model,
-        "kernel": platform.release(),
-        "rustc": version(["rustc", "--version"]),
-        "wrk": version(["wrk", "-v"]).split(" [")[0],
-    }
-
-
-def sweeps_in(log_path, offset):
-    """(sweeps, tabs removed, largest sweep) logged after byte `offset` of the server log."""
-    with open(log_path) as f:
-        f.seek(offset)
-        text = re.sub(r"\x1b\[[0-9;]*m", "", f.read())  # the pretty format's colours
-        removed = [int(m.group(1)) for m in re.finditer(r'"?removed"?[=:](\d+)', text)]
-    return len(removed), sum(removed), max(removed, default=0)
-
-
 def cookie_heartbeats(cookies):
     """A heartbeat of each of the 10 000 tabs, with its user's session cookie."""
     return [("POST", "/api/presence/heartbeat", body, ["Content-Type: application/json", f"Cookie: {cookies[u]}"])
             for u, body in heartbeat_bodies()]
 
 
-def redis_mode(binary, scratch, settings, redis_url, seconds, servers):
+def redis_mode(binary, workspace, settings, redis_url, seconds):
     """The heartbeat scenario with the registry and sessions in Redis: one instance, then
     two on the same Redis loaded at once (half the connections each). Answers the rows."""
     prefix = f"bench-{secrets.token_hex(4)}"
     redis_settings = dict(settings, PRESENCE_REDIS_URL=redis_url, PRESENCE_REDIS_PREFIX=prefix)
     rows = {}
     try:
-        a = Server(binary, scratch, "redis-a", redis_settings)
-        servers.append(a)
+        a = workspace.start(binary, "redis-a", redis_settings)
         client = Client(a.port)
         cookies = open_sessions(client)  # sessions live in Redis now, not in the cookie
         join_tabs(client, cookies)
         assert live_tabs(client, cookies[0]) == (PAGES, TABS), live_tabs(client, cookies[0])
-        requests = write_requests(scratch / "redis-heartbeat.txt", cookie_heartbeats(cookies))
+        requests = write_requests(workspace.path / "redis-heartbeat.txt", cookie_heartbeats(cookies))
         log("Redis mode: heartbeat, cookie session, one instance")
         rows["redis-one"] = wrk(a, requests, seconds)
-        b = Server(binary, scratch, "redis-b", redis_settings)
-        servers.append(b)
+        b = workspace.start(binary, "redis-b", redis_settings)
         log("Redis mode: the same heartbeats on two instances at once, half the connections each")
         with ThreadPoolExecutor(max_workers=2) as pool:
             runs = [pool.submit(wrk, server, requests, seconds, "cycle", None, CONNECTIONS // 2) for server in (a, b)]
@@ -421,164 +184,165 @@ def redis_table(rows, memory):
                       f"{errors} errors in these runs."]) + "\n"
 
 
-def run(args):
-    binary = str(Path(args.bin).resolve())
-    scratch = Path(tempfile.mkdtemp(prefix="presence-bench-"))
-    seconds = args.seconds
-    info = machine()
-    info["log_format"] = args.log_format
-    info["rust_log"] = args.rust_log
-    info["load_before"] = os.getloadavg()
-    info["idle_before"] = cpu_idle()
-    log(f"machine: {info['nproc']} CPUs, {info['cpu']}; load average {info['load_before'][0]:.2f}, "
-        f"{info['idle_before']:.0%} idle")
-    settings = {
-        "PRESENCE_DATABASE_URL": f"sqlite:{scratch / 'bench.db'}",
-        "PRESENCE_JWT_SECRET": JWT_SECRET,
-        # One key for both servers, so the sweep scenario's server takes the same cookies.
-        "PRESENCE_SESSION_KEY": base64.b64encode(secrets.token_bytes(64)).decode(),
-        "PRESENCE_DEV_LOGIN": "true",
-        # Every request comes from one address, and each user sends far more than a browser.
-        "PRESENCE_RATE_LIMIT_PER_IP": "0",
-        "PRESENCE_RATE_LIMIT_PER_USER": "0",
-        "PRESENCE_COOKIE_SECURE": "false",
-        "PRESENCE_LOG_FORMAT": args.log_format,
-        "RUST_LOG": args.rust_log,  # info, the default, logs no line a request but records every span
-    }
-    rows, notes, servers = {}, {}, []
-    profiles = {}
+class Measure:
+    """Runs one scenario of the table with wrk; under --perf, with the server profiled too."""
 
-    def measure(name, server, requests, seconds, mode="cycle"):
-        """A scenario of the table; under --perf, profiled too."""
-        profile = scratch / f"{name}.perf" if args.perf else None
+    def __init__(self, scratch, perf):
+        self.scratch, self.perf, self.profiles = scratch, perf, {}
+
+    def __call__(self, name, server, requests, seconds, mode="cycle"):
+        profile = self.scratch / f"{name}.perf" if self.perf else None
         figures = wrk(server, requests, seconds, mode, profile)
         if profile:
-            profiles[name] = profile
+            self.profiles[name] = profile
         return figures
 
-    try:
-        server = Server(binary, scratch, "main", settings)
-        servers.append(server)
-        client = Client(server.port)
-        status, _, _ = client.request("POST", "/bench/baseline", {"pagePath": "/a", "tabId": "t"})
-        if status != 200:
-            raise SystemExit(f"POST /bench/baseline answered {status}: build with --features bench-baseline")
 
-        started = time.monotonic()
-        cookies = open_sessions(client)
-        notes["sessions_s"] = time.monotonic() - started
-        started = time.monotonic()
-        tokens = mint_tokens(binary)
-        notes["tokens_s"] = time.monotonic() - started
-        files = request_files(scratch, cookies, tokens)
-        log(f"{USERS} sessions in {notes['sessions_s']:.1f} s, {USERS} tokens in {notes['tokens_s']:.1f} s")
+def setup(binary, server, scratch, notes):
+    """The 1 000 sessions and tokens and the request files; checks the baseline route is there."""
+    client = Client(server.port)
+    status, _, _ = client.request("POST", "/bench/baseline", {"pagePath": "/a", "tabId": "t"})
+    if status != 200:
+        raise SystemExit(f"POST /bench/baseline answered {status}: build with --features bench-baseline")
+    started = time.monotonic()
+    cookies = open_sessions(client)
+    notes["sessions_s"] = time.monotonic() - started
+    started = time.monotonic()
+    tokens = mint_tokens(binary)
+    notes["tokens_s"] = time.monotonic() - started
+    log(f"{USERS} sessions in {notes['sessions_s']:.1f} s, {USERS} tokens in {notes['tokens_s']:.1f} s")
+    return client, cookies, request_files(scratch, cookies, tokens)
 
-        log("baseline: POST /bench/baseline with a heartbeat's body")
-        rows["baseline"] = measure("baseline", server, files["baseline"], seconds)
-        log("baseline with the session cookie (decrypted by the session middleware, unused by the handler)")
-        rows["baseline-cookie"] = measure("baseline-cookie", server, files["baseline-cookie"], seconds)
 
-        started = time.monotonic()
-        join_tabs(client, cookies)
-        notes["join_s"] = time.monotonic() - started
-        assert live_tabs(client, cookies[0]) == (PAGES, TABS), live_tabs(client, cookies[0])
-        log(f"joined {TABS} tabs of {USERS} users over {PAGES} pages in {notes['join_s']:.1f} s")
-        u, page, tab_id = tab(0)
-        _, data = client.expect(200, "POST", "/api/presence/heartbeat", {"pagePath": page, "tabId": tab_id},
-                                [("Cookie", cookies[u])])
-        notes["heartbeat_body_bytes"] = len(data)
-        log("heartbeat, cookie session")
-        rows["heartbeat-cookie"] = measure("heartbeat-cookie", server, files["heartbeat-cookie"], seconds)
-        log("heartbeat, cookie session, Prefer: return=minimal (204, no snapshot)")
-        rows["heartbeat-minimal"] = measure("heartbeat-minimal", server, files["heartbeat-minimal"], seconds)
-        log("heartbeat, bearer token")
-        rows["heartbeat-bearer"] = measure("heartbeat-bearer", server, files["heartbeat-bearer"], seconds)
-        notes["live_after"] = live_tabs(client, cookies[0])
-        if notes["live_after"] != (PAGES, TABS):
-            log(f"  !! {notes['live_after']} (pages, tabs) live after the heartbeats, not {(PAGES, TABS)}")
-        log("join/leave churn of fresh tabs on the 100 busy pages")
-        rows["churn"] = measure("churn", server, files["churn"], seconds, mode="churn")
-        # When wrk stops, a join whose pipelined leave was still unread may stay (at most
-        # one a connection) until it expires.
-        log(f"  {live_tabs(client, cookies[0])[1] - TABS} churn tabs left behind by the end of the run")
+def heartbeats(measure, server, client, cookies, files, seconds, rows, notes):
+    """The baselines, the 10 000 tabs joined, then their heartbeats and the churn."""
+    log("baseline: POST /bench/baseline with a heartbeat's body")
+    rows["baseline"] = measure("baseline", server, files["baseline"], seconds)
+    log("baseline with the session cookie (decrypted by the session middleware, unused by the handler)")
+    rows["baseline-cookie"] = measure("baseline-cookie", server, files["baseline-cookie"], seconds)
 
-        big_files, notes["list_body_bytes"] = prepare_big_page(client, cookies, scratch)
-        log(f"list of the {BIG_VIEWERS}-viewer page ({notes['list_body_bytes']:,} bytes of JSON)")
-        rows["list-200"] = measure("list-200", server, big_files["list-200"], seconds)
-        # Heartbeats keep /big's viewers live (a page's tabs outlive one run of up to 30 s, not two)
-        # without changing its snapshot, so the ETags stay good.
-        for u in range(BIG_VIEWERS):
-            client.expect(200, "POST", "/api/presence/heartbeat", {"pagePath": BIG_PAGE, "tabId": "big"},
-                          [("Cookie", cookies[u])])
-        log("list with If-None-Match")
-        rows["list-304"] = measure("list-304", server, big_files["list-304"], seconds)
-        if rows["list-304"]["bytes_per_answer"] > 1000:
-            raise SystemExit("list with If-None-Match answered bodies: the page changed during the run")
-        # Here, as the tabs may expire now: what a route that answers as many bytes as a
-        # heartbeat costs at the least.
-        sized = sized_baseline_files(scratch, cookies, notes["heartbeat_body_bytes"])
-        _, data = client.expect(200, "POST", f"/bench/baseline?bytes={notes['heartbeat_body_bytes']}",
-                                {"pagePath": "/a", "tabId": "t"})
-        if len(data) != notes["heartbeat_body_bytes"]:
-            raise SystemExit(f"/bench/baseline?bytes= answered {len(data)} bytes, not {notes['heartbeat_body_bytes']}")
-        log(f"baseline answering a heartbeat's {len(data):,} bytes, without and with the session cookie")
-        rows["baseline-sized"] = measure("baseline-sized", server, sized["baseline-sized"], seconds)
-        rows["baseline-cookie-sized"] = measure("baseline-cookie-sized", server, sized["baseline-cookie-sized"], seconds)
-        log("baseline again, to see how much the machine drifted during the run")
-        rows["baseline-end"] = measure("baseline-end", server, files["baseline"], seconds)
+    started = time.monotonic()
+    join_tabs(client, cookies)
+    notes["join_s"] = time.monotonic() - started
+    assert live_tabs(client, cookies[0]) == (PAGES, TABS), live_tabs(client, cookies[0])
+    log(f"joined {TABS} tabs of {USERS} users over {PAGES} pages in {notes['join_s']:.1f} s")
+    u, page, tab_id = tab(0)
+    _, data = client.expect(200, "POST", "/api/presence/heartbeat", {"pagePath": page, "tabId": tab_id},
+                            [("Cookie", cookies[u])])
+    notes["heartbeat_body_bytes"] = len(data)
+    log("heartbeat, cookie session")
+    rows["heartbeat-cookie"] = measure("heartbeat-cookie", server, files["heartbeat-cookie"], seconds)
+    log("heartbeat, cookie session, Prefer: return=minimal (204, no snapshot)")
+    rows["heartbeat-minimal"] = measure("heartbeat-minimal", server, files["heartbeat-minimal"], seconds)
+    log("heartbeat, bearer token")
+    rows["heartbeat-bearer"] = measure("heartbeat-bearer", server, files["heartbeat-bearer"], seconds)
+    notes["live_after"] = live_tabs(client, cookies[0])
+    if notes["live_after"] != (PAGES, TABS):
+        log(f"  !! {notes['live_after']} (pages, tabs) live after the heartbeats, not {(PAGES, TABS)}")
+    log("join/leave churn of fresh tabs on the 100 busy pages")
+    rows["churn"] = measure("churn", server, files["churn"], seconds, mode="churn")
+    # When wrk stops, a join whose pipelined leave was still unread may stay (at most
+    # one a connection) until it expires.
+    log(f"  {live_tabs(client, cookies[0])[1] - TABS} churn tabs left behind by the end of the run")
+
+
+def lists(measure, server, client, cookies, scratch, seconds, rows, notes):
+    """The 200-viewer list, with its body and then answered 304."""
+    big_files, notes["list_body_bytes"] = prepare_big_page(client, cookies, scratch)
+    log(f"list of the {BIG_VIEWERS}-viewer page ({notes['list_body_bytes']:,} bytes of JSON)")
+    rows["list-200"] = measure("list-200", server, big_files["list-200"], seconds)
+    # Heartbeats keep /big's viewers live (a page's tabs outlive one run of up to 30 s, not two)
+    # without changing its snapshot, so the ETags stay good.
+    for u in range(BIG_VIEWERS):
+        client.expect(200, "POST", "/api/presence/heartbeat", {"pagePath": BIG_PAGE, "tabId": "big"},
+                      [("Cookie", cookies[u])])
+    log("list with If-None-Match")
+    rows["list-304"] = measure("list-304", server, big_files["list-304"], seconds)
+    if rows["list-304"]["bytes_per_answer"] > 1000:
+        raise SystemExit("list with If-None-Match answered bodies: the page changed during the run")
+
+
+def closing_baselines(measure, server, client, cookies, files, scratch, seconds, rows, notes):
+    """Here, as the tabs may expire now: what a route that answers as many bytes as a
+    heartbeat costs at the least; then the baseline again, for the drift."""
+    size = notes["heartbeat_body_bytes"]
+    sized = sized_baseline_files(scratch, cookies, size)
+    _, data = client.expect(200, "POST", f"/bench/baseline?bytes={size}", {"pagePath": "/a", "tabId": "t"})
+    if len(data) != size:
+        raise SystemExit(f"/bench/baseline?bytes= answered {len(data)} bytes, not {size}")
+    log(f"baseline answering a heartbeat's {len(data):,} bytes, without and with the session cookie")
+    rows["baseline-sized"] = measure("baseline-sized", server, sized["baseline-sized"], seconds)
+    rows["baseline-cookie-sized"] = measure("baseline-cookie-sized", server, sized["baseline-cookie-sized"], seconds)
+    log("baseline again, to see how much the machine drifted during the run")
+    rows["baseline-end"] = measure("baseline-end", server, files["baseline"], seconds)
+
+
+def sweeps(measure, binary, workspace, settings, rust_log, cookies, files, seconds, rows, notes):
+    """Heartbeats on a second server whose sweep frees tens of thousands of expired tabs."""
+    log(f"heartbeats while the sweep frees expired tabs (TTL {SWEEP_TTL_MS} ms, sweep every {SWEEP_EVERY_MS} ms)")
+    sweep_settings = dict(
+        settings,
+        PRESENCE_TTL_MS=str(SWEEP_TTL_MS),
+        PRESENCE_HEARTBEAT_INTERVAL_MS=str(SWEEP_HEARTBEAT_MS),
+        PRESENCE_SWEEP_INTERVAL_MS=str(SWEEP_EVERY_MS),
+        RUST_LOG=f"{rust_log},presence::store::memory=debug",
+    )
+    server = workspace.start(binary, "sweep", sweep_settings)
+    client = Client(server.port)
+    for _ in range(3):  # heartbeats re-create the tabs (this server starts empty)
+        wrk(server, files["heartbeat-cookie"], 3)
+        if live_tabs(client, cookies[0]) == (PAGES, TABS):
+            break
+    else:
+        raise SystemExit(f"the sweep server has {live_tabs(client, cookies[0])} (pages, tabs) live")
+    doomed = wrk(server, files["doomed"], SWEEP_DOOM_SECONDS, mode="fresh")
+    offset = server.log_path.stat().st_size
+    # Long enough for the doomed tabs to expire and be swept inside the window.
+    window = max(seconds, SWEEP_TTL_MS // 1000 + 2)
+    rows["heartbeat-sweep"] = measure("heartbeat-sweep", server, files["heartbeat-cookie"], window)
+    notes["sweeps"] = sweeps_in(server.log_path, offset)
+    notes["doomed"] = doomed["requests"]
+    notes["sweep_window_s"] = window
+    notes["live_after_sweep"] = live_tabs(client, cookies[0])
+    log(f"  {notes['doomed']:,} doomed tabs; {notes['sweeps'][0]} sweeps in the window freed "
+        f"{notes['sweeps'][1]:,} (largest {notes['sweeps'][2]:,}); live after: {notes['live_after_sweep']}")
+    server.stop()
+
+
+def run(args):
+    """Every scenario on `args.bin`, bounded in time. Writes the table to `args.out` (under
+    --perf, the profiles instead); answers the table and the rows."""
+    binary = str(Path(args.bin).resolve())
+    seconds = args.seconds
+    info = dict(machine(), log_format=args.log_format, rust_log=args.rust_log,
+                load_before=os.getloadavg(), idle_before=cpu_idle())
+    log(f"machine: {info['nproc']} CPUs, {info['cpu']}; load average {info['load_before'][0]:.2f}, "
+        f"{info['idle_before']:.0%} idle")
+    rows, notes = {}, {}
+    with Workspace("presence-loadtest-", args.keep) as workspace:
+        scratch = workspace.path
+        # RUST_LOG=info, the default, logs no line a request but records every span.
+        settings = server_settings(scratch, PRESENCE_LOG_FORMAT=args.log_format, RUST_LOG=args.rust_log)
+        measure = Measure(scratch, args.perf)
+        server = workspace.start(binary, "main", settings)
+        client, cookies, files = setup(binary, server, scratch, notes)
+        heartbeats(measure, server, client, cookies, files, seconds, rows, notes)
+        lists(measure, server, client, cookies, scratch, seconds, rows, notes)
+        closing_baselines(measure, server, client, cookies, files, scratch, seconds, rows, notes)
         server.stop()
-
-        log(f"heartbeats while the sweep frees expired tabs (TTL {SWEEP_TTL_MS} ms, sweep every {SWEEP_EVERY_MS} ms)")
-        sweep_settings = dict(
-            settings,
-            PRESENCE_TTL_MS=str(SWEEP_TTL_MS),
-            PRESENCE_HEARTBEAT_INTERVAL_MS=str(SWEEP_HEARTBEAT_MS),
-            PRESENCE_SWEEP_INTERVAL_MS=str(SWEEP_EVERY_MS),
-            RUST_LOG=f"{args.rust_log},presence::store::memory=debug",
-        )
-        server = Server(binary, scratch, "sweep", sweep_settings)
-        servers.append(server)
-        client = Client(server.port)
-        for _ in range(3):  # heartbeats re-create the tabs (this server starts empty)
-            wrk(server, files["heartbeat-cookie"], 3)
-            if live_tabs(client, cookies[0]) == (PAGES, TABS):
-                break
-        else:
-            raise SystemExit(f"the sweep server has {live_tabs(client, cookies[0])} (pages, tabs) live")
-        doomed = wrk(server, files["doomed"], SWEEP_DOOM_SECONDS, mode="fresh")
-        offset = server.log_path.stat().st_size
-        # Long enough for the doomed tabs to expire and be swept inside the window.
-        window = max(seconds, SWEEP_TTL_MS // 1000 + 2)
-        rows["heartbeat-sweep"] = measure("heartbeat-sweep", server, files["heartbeat-cookie"], window)
-        notes["sweeps"] = sweeps_in(server.log_path, offset)
-        notes["doomed"] = doomed["requests"]
-        notes["sweep_window_s"] = window
-        notes["live_after_sweep"] = live_tabs(client, cookies[0])
-        log(f"  {notes['doomed']:,} doomed tabs; {notes['sweeps'][0]} sweeps in the window freed "
-            f"{notes['sweeps'][1]:,} (largest {notes['sweeps'][2]:,}); live after: {notes['live_after_sweep']}")
-        server.stop()
-        redis_rows = redis_mode(binary, scratch, settings, args.redis, seconds, servers) if args.redis else None
+        sweeps(measure, binary, workspace, settings, args.rust_log, cookies, files, seconds, rows, notes)
+        redis_rows = redis_mode(binary, workspace, settings, args.redis, seconds) if args.redis else None
         info["load_after"] = os.getloadavg()
         report = table(rows, notes, info, seconds)
         if redis_rows:
             report += redis_table(redis_rows, rows["heartbeat-cookie"])
-        print(report)
         if args.perf:
             # Sampling slows the server down: these figures are not the ones to publish.
-            write_profiles(profiles, ROOT / "loadtest/results/perf")
-            log(f"profiles in loadtest/results/perf; {args.out} left as it was")
+            write_profiles(measure.profiles, PERF_DIR)
+            log(f"profiles in {PERF_DIR}; {args.out} left as it was")
         else:
-            out = Path(args.out).resolve()
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(report)
-            log(f"written to {out}")
-    finally:
-        for server in servers:
-            server.stop()
-        if args.keep:
-            log(f"request files, server logs and the database are in {scratch}")
-        else:
-            shutil.rmtree(scratch, ignore_errors=True)
+            write_report(args.out, report)
+    return report, rows
 
 
 # Frames of the service and of the middleware it chose, as opposed to actix, tokio and the kernel.
@@ -628,27 +392,35 @@ LABELS = {
 }
 
 
+def ratios(rows):
+    """Each scenario's requests/s as a share of the baseline's (the mean of its runs at the
+    start and at the end), and of the baseline with the session cookie's."""
+    base = (rows["baseline"]["rps"] + rows.get("baseline-end", rows["baseline"])["rps"]) / 2
+    cookie_base = rows["baseline-cookie"]["rps"]
+    return {name: (row["rps"] / base, row["rps"] / cookie_base) for name, row in rows.items()}
+
+
 def table(rows, notes, info, seconds):
     def ms(us):
         return f"{us / 1000:.2f} ms"
 
-    # The ratios are to the mean of the baseline at the start and at the end of the run.
-    base = (rows["baseline"]["rps"] + rows.get("baseline-end", rows["baseline"])["rps"]) / 2
+    shares = ratios(rows)
     lines = [
-        "| scenario | requests/s | × baseline | target | p50 | p99 | max | CPU/request: server, wrk | CPUs busy (others) | bytes/answer |",
-        "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|",
+        "| scenario | requests/s | × baseline | × baseline + cookie | target | p50 | p99 | max "
+        "| CPU/request: server, wrk | CPUs busy (others) | bytes/answer |",
+        "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name, label in LABELS.items():
         row = rows.get(name)
         if row is None:
             continue
-        ratio = row["rps"] / base
+        ratio, cookie_ratio = shares[name]
         target = TARGETS.get(name)
         verdict = "" if target is None else f"≥ {target:.2f}: {'met' if ratio >= target else '**not met**'}"
         errors = "" if not (row["status_errors"] or row["socket_errors"]) else (
             f" ({row['status_errors']} errors ≥ 400, {row['socket_errors']} socket errors)")
         lines.append(
-            f"| {label}{errors} | {row['rps']:,.0f} | {ratio:.2f} | {verdict} | {ms(row['p50_us'])} | "
+            f"| {label}{errors} | {row['rps']:,.0f} | {ratio:.2f} | {cookie_ratio:.2f} | {verdict} | {ms(row['p50_us'])} | "
             f"{ms(row['p99_us'])} | {ms(row['max_us'])} | {row['server_cpu_us']:.0f} µs, {row['client_cpu_us']:.0f} µs | "
             f"{row['busy_share']:.0%} ({row['other_cpu_share']:.0%}) | "
             f"{row['bytes_per_answer']:,.0f} |"
@@ -681,6 +453,8 @@ def table(rows, notes, info, seconds):
         "its snapshot could reach.",
         "",
         f"The list answers all {BIG_VIEWERS} viewers (`limit=1000`): {notes.get('list_body_bytes', 0):,} bytes of JSON.",
+        "× baseline is to the mean of the two baseline rows; × baseline + cookie is to the baseline with the session "
+        "cookie, the whole middleware stack of a signed-in call, so what is left is the route's own work.",
         "CPU/request is the CPU time the server (and wrk) used in the scenario over its requests; CPUs busy is "
         "the whole machine's, and (others) the share neither the server nor wrk used.",
     ]
@@ -691,12 +465,12 @@ def table(rows, notes, info, seconds):
     return "\n".join(text) + "\n"
 
 
-def main():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bin", required=True, help="the presence binary, built with --features bench-baseline")
     parser.add_argument("--seconds", type=int, default=10, help="seconds a scenario (1 to 30)")
     parser.add_argument("--perf", action="store_true",
-                        help="profile the server in each scenario with perf; writes loadtest/results/perf/*.txt "
+                        help="profile the server in each scenario with perf; writes target/loadtest/perf/*.txt "
                              "instead of loadtest/results/latest.md (sampling slows it down)")
     parser.add_argument("--log-format", choices=["pretty", "json"], default="pretty",
                         help="the server's PRESENCE_LOG_FORMAT (default: pretty, the service's default)")
@@ -707,10 +481,16 @@ def main():
     parser.add_argument("--redis", metavar="URL",
                         help="also run the heartbeats in Redis mode on this Redis, one and two instances "
                              "(keys under a prefix of the run's own, deleted at the end)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if not 1 <= args.seconds <= 30:
         parser.error("--seconds must be 1 to 30 (the tabs' TTL is 45 s)")
-    run(args)
+    return args
+
+
+def main():
+    stop_on_sigterm()
+    report, _ = run(parse_args())
+    print(report)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ deadline or a count; the server is stopped on exit, also on SIGINT and SIGTERM.
 """
 
 import argparse
-import base64
 import collections
 import datetime
 import heapq
@@ -18,18 +17,15 @@ import json
 import os
 import queue
 import random
-import secrets
-import shutil
-import signal
 import sys
-import tempfile
 import threading
 import time
 import types
 from pathlib import Path
 
-from driver import JWT_SECRET, ROOT, USERS, Client, Server, compact, cpu_idle, live_tabs, log, machine, mint_tokens
-from driver import busy_seconds, open_sessions, sweeps_in
+from common import (ROOT, USERS, Client, Workspace, busy_seconds, compact, cpu_idle, live_tabs, log, machine,
+                    mint_tokens, open_sessions, server_settings, stop_on_sigterm, sweeps_in,
+                    write_report)
 
 # The traffic. A tab joins, heartbeats every `heartbeatIntervalMs` (the server's answer),
 # and after a lifetime (exponential, this mean) leaves or goes quiet; new tabs arrive at
@@ -541,21 +537,6 @@ def others_share(before, after):
     return max(others, 0) / ((after.at - before.at) * (os.cpu_count() or 1))
 
 
-def settings_for(scratch):
-    """The server's environment: its defaults, but what a run needs."""
-    return {
-        "PRESENCE_DATABASE_URL": f"sqlite:{scratch / 'soak.db'}",
-        "PRESENCE_JWT_SECRET": JWT_SECRET,
-        "PRESENCE_SESSION_KEY": base64.b64encode(secrets.token_bytes(64)).decode(),
-        "PRESENCE_DEV_LOGIN": "true",
-        "PRESENCE_COOKIE_SECURE": "false",
-        # All the load comes from one loopback address.
-        "PRESENCE_RATE_LIMIT_PER_USER": "0",
-        "PRESENCE_RATE_LIMIT_PER_IP": "0",
-        "RUST_LOG": "info,presence::store::memory=debug",
-    }
-
-
 def drive(run, server, client, cookies, identities):
     """The traffic, for `run.traffic_s`; each minute, the server's memory, its live tabs and
     the CPU times."""
@@ -574,8 +555,7 @@ def drive(run, server, client, cookies, identities):
     run.minutes = []
     for minute in range(run.traffic_s // 60):
         time.sleep(max(started + 60 * (minute + 1) - time.monotonic(), 0))
-        if server.process.poll() is not None:
-            raise SystemExit(f"the server exited:\n{server.log_path.read_text()[-3000:]}")
+        server.exited()
         run.cpu.append(cpu_times(server))
         live = live_tabs(client, cookies[0], prefix="/")[1]
         run.minutes.append((run.memory.latest(), live))
@@ -588,11 +568,11 @@ def drive(run, server, client, cookies, identities):
 
 def soak(args):
     binary = str(Path(args.bin).resolve())
-    scratch = Path(tempfile.mkdtemp(prefix="presence-soak-"))
     run = types.SimpleNamespace(tabs=args.tabs, traffic_s=args.minutes * 60, info=machine())
-    server = None
-    try:
-        server = Server(binary, scratch, "soak", settings_for(scratch))
+    with Workspace("presence-soak-", args.keep) as workspace:
+        # A line a sweep in the log, so the report can count what the sweeps freed.
+        settings = server_settings(workspace.path, RUST_LOG="info,presence::store::memory=debug")
+        server = workspace.start(binary, "soak", settings)
         run.memory = Memory(server.process.pid)
         run.memory_boot = run.memory.read()
         run.memory.start()
@@ -623,18 +603,8 @@ def soak(args):
         run.when, run.load_end = datetime.datetime.now().astimezone(), os.getloadavg()
         text, passed = report(run)
         print(text)
-        out = Path(args.out).resolve()
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text)
-        log(f"written to {out}")
+        write_report(args.out, text)
         return passed
-    finally:
-        if server:
-            server.stop()
-        if args.keep:
-            log(f"the server log and the database are in {scratch}")
-        else:
-            shutil.rmtree(scratch, ignore_errors=True)
 
 
 def main():
@@ -652,8 +622,7 @@ def main():
         parser.error(f"--minutes must be 1 to {MAX_MINUTES}")
     if not 100 <= args.tabs <= MAX_TABS:
         parser.error(f"--tabs must be 100 to {MAX_TABS}")
-    # SIGTERM ends the run like Ctrl-C does: through `finally`, which stops the server.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    stop_on_sigterm()
     sys.exit(0 if soak(args) else 1)
 
 
