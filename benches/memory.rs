@@ -1,5 +1,5 @@
-//! The registry's memory and its sweep's pauses at 1 M tabs (`bash bench/store.sh`;
-//! results and their reading in `bench/STORE.md`):
+//! The registry's memory and its sweep's pauses at 1 M tabs (`bash loadtest/store.sh`;
+//! results and their reading in `loadtest/README.md`):
 //!
 //! 1. RSS and heap per live tab once 1 M tabs joined, and once each heartbeated, each
 //!    request's ids parsed afresh as the handlers parse them; then RSS once they all

@@ -1,6 +1,6 @@
 //! Criterion benchmarks of the in-memory registry, called through `PresenceStore` as the
-//! handlers call it, at 1 k, 100 k and 1 M live tabs: `bash bench/store.sh`, whose
-//! results and reading are in `bench/STORE.md`.
+//! handlers call it, at 1 k, 100 k and 1 M live tabs: `bash loadtest/store.sh`, whose
+//! results and reading are in `loadtest/README.md`.
 //!
 //! Each size's registry is filled once (see `common` for its shape) and kept steady: a
 //! bench that adds or removes tabs undoes it outside the timed part. Tabs are visited in
@@ -306,7 +306,7 @@ fn sweep(group: &mut BenchmarkGroup<'_, WallTime>, r: &Registry) {
 
 criterion_group! {
     name = benches;
-    // Short enough for a 2-core machine; `bench/store.sh` passes longer times for the record.
+    // Short enough for a 2-core machine; `loadtest/store.sh` passes longer times for the record.
     config = Criterion::default().warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
     targets = store
 }

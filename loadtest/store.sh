@@ -2,7 +2,7 @@
 # The registry's own benchmarks, without HTTP: criterion times per operation at 1 k, 100 k
 # and 1 M live tabs (benches/store.rs), then RSS per tab, RSS once every tab expired, and
 # heartbeat latency while a sweep of 1 M expired tabs runs (benches/memory.rs). Results
-# and how to read them: loadtest/STORE.md. Takes about 6 minutes on 2 cores; run it on a
+# and how to read them: loadtest/README.md. Takes about 6 minutes on 2 cores; run it on a
 # quiet machine (it prints the load average before and after).
 #
 #   bash loadtest/store.sh              # everything
