@@ -18,9 +18,10 @@ use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
 use std::sync::{Barrier, OnceLock};
 use std::time::{Duration, Instant};
 
+use presence::domain::TabKey;
 use presence::domain::{PagePath, TabId, UserId};
 use presence::store::memory::MemoryStore;
-use presence::store::{PresenceStore, TabKey, TabLimits};
+use presence::store::{PresenceStore, TabLimits};
 use tikv_jemallocator::Jemalloc;
 use tokio::runtime::Handle;
 

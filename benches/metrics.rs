@@ -11,7 +11,9 @@ use actix_web::middleware::from_fn;
 use actix_web::rt::System;
 use actix_web::{test, web, App, HttpResponse};
 use criterion::{criterion_group, criterion_main, Criterion};
-use presence::metrics::{record_requests, Metrics};
+use presence::configuration::Settings;
+use presence::http::middleware::record_requests;
+use presence::startup::Application;
 
 /// The service's allocator, as `src/main.rs` sets it.
 #[global_allocator]
@@ -48,8 +50,16 @@ fn middleware(c: &mut Criterion) {
     group.bench_function("with metrics", |b| {
         b.iter_custom(|iterations| {
             System::new().block_on(async {
+                // A real app's state (its metrics among it), not its server.
+                let database = tempfile::tempdir().expect("a scratch directory");
+                let settings = Settings {
+                    listen: "127.0.0.1:0".parse().expect("an address"),
+                    database_url: format!("sqlite:{}", database.path().join("bench.db").display()),
+                    ..Settings::default()
+                };
+                let application = Application::build(settings).await.expect("the app starts");
                 let app = App::new()
-                    .app_data(web::Data::new(Metrics::default()))
+                    .app_data(application.state())
                     .wrap(from_fn(record_requests))
                     .route(HEARTBEAT, web::post().to(ok));
                 let service = test::init_service(app).await;

@@ -16,10 +16,11 @@ use std::time::{Duration, Instant};
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput};
 use presence::directory::Directory;
-use presence::domain::{PagePath, Profile, TabId, Timing, UserId};
-use presence::snapshot_cache::{SnapshotCache, View};
+use presence::domain::{PagePath, Profile, TabId, UserId};
+use presence::domain::{TabKey, Version};
+use presence::snapshot::{SnapshotCache, Timing, View};
 use presence::store::memory::MemoryStore;
-use presence::store::{PresenceStore, TabKey, TabLimits, Version};
+use presence::store::{PresenceStore, TabLimits};
 
 /// The service's allocator, as `src/main.rs` sets it.
 #[global_allocator]

@@ -41,7 +41,7 @@ binary() {
   fi
   cp "$cache/cargo/release/presence" "$bin.tmp" && mv "$bin.tmp" "$bin"
   # The binary is all a run needs; the worktree would only show in everyone's `git worktree list`.
-  [ "$rev" = . ] || git worktree remove --force "$dir" >&2
+  [ "$rev" = . ] || git worktree remove --force "$dir" >&2 || rm -rf "$dir"
   echo "$bin"
 }
 

@@ -1,13 +1,19 @@
 //! `Settings`: every knob of the service, each an environment variable and a flag.
+//!
+//! `main` reads them from the command line and the environment; `Settings::default()` is
+//! the same defaults without reading either, so tests never depend on the shell they run
+//! in. Every duration takes one format: a number of milliseconds (`45000`) or a number
+//! with a unit (`45s`, `36h`, `7d`).
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgAction, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use ipnet::IpNet;
 use secrecy::SecretString;
 
-use crate::client_address::{parse_network, TrustedProxies};
+use crate::limits::parse_network;
 use crate::store::TabLimits;
 
 #[derive(Debug, Parser)]
@@ -43,7 +49,7 @@ pub struct TokenArgs {
     #[arg(long)]
     pub role: Option<String>,
     /// How long the token is valid, e.g. 15m, 1h, 7d.
-    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "1h", value_parser = at_least(Duration::from_secs(1)))]
     pub ttl: Duration,
 }
 
@@ -51,28 +57,24 @@ pub struct TokenArgs {
 pub struct Settings {
     /// Address and port to listen on; port 0 picks a free one.
     #[arg(long, env = "PRESENCE_LISTEN", default_value = "127.0.0.1:8080", global = true)]
-    pub listen: String,
+    pub listen: SocketAddr,
 
-    /// A tab that has not been heard from for this many milliseconds is gone.
-    #[arg(long, env = "PRESENCE_TTL_MS", default_value_t = 45_000,
-          value_parser = clap::value_parser!(u64).range(100..), global = true)]
-    pub ttl_ms: u64,
+    /// A tab that has not been heard from for this long is gone (milliseconds, or 45s).
+    #[arg(long = "ttl-ms", env = "PRESENCE_TTL_MS", default_value = "45000", value_parser = at_least(Duration::from_millis(100)), global = true)]
+    pub ttl: Duration,
 
-    /// How often clients are told to heartbeat, in milliseconds; must be below the TTL.
-    #[arg(long, env = "PRESENCE_HEARTBEAT_INTERVAL_MS", default_value_t = 15_000,
-          value_parser = clap::value_parser!(u64).range(50..), global = true)]
-    pub heartbeat_interval_ms: u64,
+    /// How often clients are told to heartbeat; must be below the TTL.
+    #[arg(long = "heartbeat-interval-ms", env = "PRESENCE_HEARTBEAT_INTERVAL_MS", default_value = "15000", value_parser = at_least(Duration::from_millis(50)), global = true)]
+    pub heartbeat_interval: Duration,
 
-    /// How often expired tabs of pages nobody reads are swept, in milliseconds.
-    #[arg(long, env = "PRESENCE_SWEEP_INTERVAL_MS", default_value_t = 5_000,
-          value_parser = clap::value_parser!(u64).range(10..), global = true)]
-    pub sweep_interval_ms: u64,
+    /// How often expired tabs of pages nobody reads are swept.
+    #[arg(long = "sweep-interval-ms", env = "PRESENCE_SWEEP_INTERVAL_MS", default_value = "5000", value_parser = at_least(Duration::from_millis(10)), global = true)]
+    pub sweep_interval: Duration,
 
-    /// How often an idle live-update stream gets a comment, in milliseconds, so proxies
+    /// How often an idle live-update stream gets a comment, so proxies
     /// keep it open; a stream whose client went away is noticed by these writes.
-    #[arg(long, env = "PRESENCE_STREAM_KEEPALIVE_MS", default_value_t = 15_000,
-          value_parser = clap::value_parser!(u64).range(10..), global = true)]
-    pub stream_keepalive_ms: u64,
+    #[arg(long = "stream-keepalive-ms", env = "PRESENCE_STREAM_KEEPALIVE_MS", default_value = "15000", value_parser = at_least(Duration::from_millis(10)), global = true)]
+    pub stream_keepalive: Duration,
 
     /// The most live tabs one user may have over all pages; a new one beyond is refused (429).
     #[arg(long, env = "PRESENCE_MAX_TABS_PER_USER", default_value_t = 64,
@@ -148,13 +150,13 @@ pub struct Settings {
     #[arg(long, env = "PRESENCE_DEV_LOGIN", default_value_t = false, action = ArgAction::Set, global = true)]
     pub dev_login: bool,
 
-    /// How often each live page's viewer count is written to the stats history, in milliseconds.
-    #[arg(long, env = "PRESENCE_STATS_SAMPLE_INTERVAL_MS", default_value_t = 60_000,
-          value_parser = clap::value_parser!(u64).range(10..), global = true)]
-    pub stats_sample_interval_ms: u64,
+    /// How often each live page's viewer count is written to the stats history.
+    #[arg(long = "stats-sample-interval-ms", env = "PRESENCE_STATS_SAMPLE_INTERVAL_MS", default_value = "60000", value_parser = at_least(Duration::from_millis(10)), global = true)]
+    pub stats_sample_interval: Duration,
 
     /// How long the stats history is kept, e.g. 7d or 36h; at least 1m.
-    #[arg(long, env = "PRESENCE_STATS_RETENTION", default_value = "7d", value_parser = parse_retention, global = true)]
+    #[arg(long, env = "PRESENCE_STATS_RETENTION", default_value = "7d", value_parser = at_least(Duration::from_secs(60)),
+          global = true)]
     pub stats_retention: Duration,
 
     /// The user directory and viewer stats: sqlite:FILE (created if missing) or postgres://…
@@ -189,39 +191,34 @@ pub enum CookieSameSite {
 }
 
 impl Settings {
-    pub fn ttl(&self) -> Duration {
-        Duration::from_millis(self.ttl_ms)
-    }
-
     pub fn tab_limits(&self) -> TabLimits {
         TabLimits { per_user: self.max_tabs_per_user, total: usize::try_from(self.max_tabs).unwrap_or(usize::MAX) }
     }
+}
 
-    pub fn trusted_proxies(&self) -> TrustedProxies {
-        TrustedProxies::new(self.trusted_proxies.clone())
-    }
-
-    pub fn sweep_interval(&self) -> Duration {
-        Duration::from_millis(self.sweep_interval_ms)
-    }
-
-    pub fn stats_sample_interval(&self) -> Duration {
-        Duration::from_millis(self.stats_sample_interval_ms)
-    }
-
-    /// The settings as if none were given: what tests start from.
-    pub fn defaults() -> Self {
-        Cli::parse_from(["presence"]).settings
+/// The defaults, as if no flag were given and no `PRESENCE_*` variable were set.
+impl Default for Settings {
+    fn default() -> Self {
+        let command = Cli::command().mut_args(|arg| arg.env(None::<&str>));
+        let matches = command.get_matches_from(["presence"]);
+        Cli::from_arg_matches(&matches).unwrap_or_else(|error| unreachable!("the defaults parse: {error}")).settings
     }
 }
 
-/// A humantime duration of at least a minute, the unit `GET /api/presence/stats` asks in.
-fn parse_retention(raw: &str) -> Result<Duration, String> {
-    let retention = humantime::parse_duration(raw).map_err(|e| e.to_string())?;
-    if retention < Duration::from_secs(60) {
-        return Err("must be at least 1m".into());
+/// A duration (milliseconds, or a number with a unit: `45s`, `7d`) of at least `minimum`.
+fn at_least(minimum: Duration) -> impl Fn(&str) -> Result<Duration, String> + Clone + Send + Sync + 'static {
+    move |raw| {
+        let raw = raw.trim();
+        let duration = match raw.parse::<u64>() {
+            Ok(millis) => Duration::from_millis(millis),
+            Err(_) => humantime::parse_duration(raw)
+                .map_err(|error| format!("{error}; a duration is milliseconds (45000) or has a unit (45s, 7d)"))?,
+        };
+        if duration < minimum {
+            return Err(format!("must be at least {}", humantime::format_duration(minimum)));
+        }
+        Ok(duration)
     }
-    Ok(retention)
 }
 
 /// An origin as browsers send it in `Origin` (`https://app.example.com`, lowercase, no
@@ -251,7 +248,7 @@ mod tests {
 
     #[test]
     fn the_stats_retention_is_a_duration_of_a_minute_or_more() {
-        assert_eq!(Settings::defaults().stats_retention, Duration::from_secs(7 * 24 * 3600));
+        assert_eq!(Settings::default().stats_retention, Duration::from_secs(7 * 24 * 3600));
         let cli = Cli::try_parse_from(["presence", "--stats-retention", "36h"]).unwrap();
         assert_eq!(cli.settings.stats_retention, Duration::from_secs(36 * 3600));
         for bad in ["59s", "0m", "soon"] {
@@ -260,8 +257,31 @@ mod tests {
     }
 
     #[test]
+    fn defaults_never_read_the_environment() {
+        std::env::set_var("PRESENCE_COOKIE_NAME", "from-the-shell");
+        assert_eq!(Settings::default().cookie_name, "presence_session");
+        assert_eq!(Cli::parse_from(["presence"]).settings.cookie_name, "from-the-shell", "the command line does");
+        std::env::remove_var("PRESENCE_COOKIE_NAME");
+    }
+
+    #[test]
+    fn every_duration_is_milliseconds_or_has_a_unit() {
+        let ttl = |raw: &str| Cli::try_parse_from(["presence", "--ttl-ms", raw]).map(|cli| cli.settings.ttl);
+        assert_eq!(ttl("45000").unwrap(), Duration::from_secs(45));
+        assert_eq!(ttl("45s").unwrap(), Duration::from_secs(45));
+        assert_eq!(ttl("1m 30s").unwrap(), Duration::from_secs(90));
+        for bad in ["99", "50ms", "soon", "-1", ""] {
+            assert!(ttl(bad).is_err(), "{bad}");
+        }
+        let retention = Cli::try_parse_from(["presence", "--stats-retention", "86400000"]).unwrap();
+        assert_eq!(retention.settings.stats_retention, Duration::from_secs(86_400));
+        assert_eq!(Settings::default().ttl, Duration::from_secs(45));
+        assert_eq!(Settings::default().listen, "127.0.0.1:8080".parse().unwrap());
+    }
+
+    #[test]
     fn allowed_origins_are_normalized_as_browsers_send_them() {
-        assert!(Settings::defaults().allowed_origins.is_empty());
+        assert!(Settings::default().allowed_origins.is_empty());
         let cli = Cli::try_parse_from([
             "presence",
             "--allowed-origins",
@@ -279,7 +299,7 @@ mod tests {
 
     #[test]
     fn trusted_proxies_are_a_list_of_networks() {
-        assert!(Settings::defaults().trusted_proxies.is_empty());
+        assert!(Settings::default().trusted_proxies.is_empty());
         let cli = Cli::try_parse_from(["presence", "--trusted-proxies", "10.0.0.0/8,::1"]).unwrap();
         assert_eq!(cli.settings.trusted_proxies, [parse_network("10.0.0.0/8").unwrap(), parse_network("::1").unwrap()]);
         let error = Cli::try_parse_from(["presence", "--trusted-proxies", "10.0.0.0/8,"]).unwrap_err().to_string();
@@ -289,7 +309,7 @@ mod tests {
     #[test]
     fn flags_come_before_or_after_the_subcommand() {
         let cli = Cli::parse_from(["presence", "token", "--sub", "u1", "--ttl-ms", "1000"]);
-        assert_eq!(cli.settings.ttl_ms, 1000);
+        assert_eq!(cli.settings.ttl, Duration::from_secs(1));
         assert!(matches!(cli.command, Some(Command::Token(TokenArgs { ref sub, .. })) if sub == "u1"));
     }
 }

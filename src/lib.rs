@@ -2,46 +2,48 @@
 //!
 //! Browsers join a page, heartbeat every 15 s and leave with a beacon; any signed-in
 //! caller can list a page's viewers. Identity comes from a session cookie or a JWT the host
-//! app signed, never from the request body.
+//! app signed, never from the request body. `docs/ARCHITECTURE.md` walks through the whole.
 //!
 //! # Layout
+//! Dependencies point one way: `http` → `state` and the services under it (`auth`,
+//! `limits`, `snapshot`, `metrics`, `tasks`) → `store` and `directory` → `domain`, which
+//! depends on nothing of ours.
 //! - [`configuration`]: `Settings`, every setting as an env var and a flag.
-//! - [`startup`]: `Application::build`, the state, middleware, routes and listener.
+//! - [`startup`]: `Application::build`, the named steps that make a running service.
 //! - [`telemetry`]: the tracing subscriber.
 //! - [`error`]: `ApiError`, every failure as RFC 9457 problem+json.
-//! - [`state`]: `AppState`, what handlers share.
-//! - [`rate_limit`]: requests a second per user and per client address.
-//! - [`client_address`]: the client's address, behind the trusted reverse proxies.
-//! - [`open_streams`]: live-update streams open per user, capped.
-//! - [`auth`]: the typed session and where it is stored, JWT checks, the `CurrentUser`
-//!   extractor and the origin check on cookie-authenticated changes.
-//! - [`domain`]: `PagePath`, `TabId`, `UserId`, `Profile` and the wire `Snapshot`.
-//! - [`store`]: the `PresenceStore` trait, its in-memory registry and its Redis registry
-//!   (shared by every instance, `page.lua` and `user.lua` its scripts), with each page's
-//!   counts and exact peak, and the caps on live tabs per user and in all.
+//! - [`http`]: the routes (one module per group), what they extract from a request, how a
+//!   snapshot is answered, and the middleware around them.
+//! - [`state`]: `AppState`, the services every handler shares.
+//! - [`auth`]: who is asking: the typed session and where it is stored, JWT checks, the
+//!   bearer header, and the origin check on cookie-authenticated changes.
+//! - [`limits`]: requests a second per user and per client address (behind the trusted
+//!   proxies), and live-update streams per user.
+//! - [`snapshot`]: the wire shape of a page's presence, written once per version, cut per
+//!   caller, and tagged.
+//! - [`metrics`]: the Prometheus metrics, one registry per app.
+//! - [`tasks`]: the background tasks: the stats sampler, the profile sync, forgetting
+//!   idle rate-limit keys; [`periodic`] is the loop they (and the stores' sweeps) run on.
+//! - [`store`]: the `PresenceStore` trait and its two registries, `memory` (this process)
+//!   and `redis` (shared by every instance), with the page events live updates follow.
 //! - [`directory`]: user profiles and viewer stats in SQL (sqlx, `migrations/`).
-//! - [`profile_sync`]: profile changes announced to, and heard from, other instances.
-//! - [`stats_sampler`]: the background task that samples viewer counts into SQL.
-//! - [`snapshot_cache`]: each page's snapshot, serialized once per version.
-//! - [`metrics`]: the Prometheus metrics, one registry per app, and the middleware that
-//!   counts and times every request.
-//! - [`routes`]: the HTTP handlers, one module per route group (`routes::bench`, the
-//!   baseline of `bench/run.sh`, only with the `bench-baseline` cargo feature).
+//! - [`domain`]: `PagePath`, `TabId`, `UserId`, `Profile`, a page's presence, the stats'
+//!   wire shapes and time conversions.
+
+#![forbid(unsafe_code)]
 
 pub mod auth;
-pub mod client_address;
 pub mod configuration;
 pub mod directory;
 pub mod domain;
 pub mod error;
+pub mod http;
+pub mod limits;
 pub mod metrics;
-pub mod open_streams;
-pub mod profile_sync;
-pub mod rate_limit;
-pub mod routes;
-pub mod snapshot_cache;
+pub mod periodic;
+pub mod snapshot;
 pub mod startup;
 pub mod state;
-pub mod stats_sampler;
 pub mod store;
+pub mod tasks;
 pub mod telemetry;

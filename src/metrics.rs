@@ -9,13 +9,9 @@
 //! without bound.
 
 use std::fmt::Write;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
-use actix_web::middleware::Next;
-use actix_web::web;
 use prometheus_client::encoding::text::{encode_eof, encode_registry};
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
@@ -24,8 +20,8 @@ use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
-use crate::error::{ApiError, Rejection};
-use crate::store::PageCounts;
+use crate::domain::PageCounts;
+use crate::error::Rejection;
 
 /// What `GET /metrics` answers: the OpenMetrics text format, which Prometheus prefers.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -152,14 +148,15 @@ impl Default for Metrics {
 impl Metrics {
     /// Counts and times one answered request; `route` is the matched route pattern, `None`
     /// when no route matched.
-    fn record_request(
+    pub fn record_request(
         &self,
-        method: &'static str,
+        method: &str,
         route: Option<String>,
         status: StatusCode,
         elapsed: Duration,
         rejection: Option<Rejection>,
     ) {
+        let method = METHODS.into_iter().find(|name| *name == method).unwrap_or("other");
         let route = route.unwrap_or_else(|| UNMATCHED.to_owned());
         let labels = RouteLabels { method, route };
         self.latency.get_or_create(&labels).observe(elapsed.as_secs_f64());
@@ -211,36 +208,6 @@ impl Drop for OpenStream {
     fn drop(&mut self) {
         self.0.dec();
     }
-}
-
-/// The middleware (`from_fn`): times and counts every request by its route pattern and
-/// status, and every problem answer by the reason `ApiError::error_response` (or
-/// `framework_error_to_problem`) left on it.
-pub async fn record_requests(
-    metrics: web::Data<Metrics>,
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> actix_web::Result<ServiceResponse<impl MessageBody>> {
-    let started = Instant::now();
-    // Read before the call: a middleware inside may fail before routing, and the request is
-    // gone with its error.
-    let route = req.match_pattern();
-    let method = METHODS.into_iter().find(|name| *name == req.method().as_str()).unwrap_or("other");
-    let outcome = next.call(req).await;
-    let (status, rejection) = match &outcome {
-        Ok(response) => (response.status(), response.response().extensions().get::<Rejection>().copied()),
-        // An inner middleware's error (the session store failing): the server makes the
-        // answer from it after this, so its reason comes from the error itself.
-        Err(error) => {
-            let status = error.as_response_error().status_code();
-            (
-                status,
-                Some(error.as_error::<ApiError>().map_or_else(|| Rejection::of_status(status), ApiError::rejection)),
-            )
-        }
-    };
-    metrics.record_request(method, route, status, started.elapsed(), rejection);
-    outcome
 }
 
 fn latency_histogram() -> Histogram {

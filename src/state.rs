@@ -1,16 +1,15 @@
-//! `AppState`: what every handler can reach, built once and shared by all workers.
+//! `AppState`: the services every handler can reach, built once and shared by all workers.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::auth::TokenVerifier;
-use crate::client_address::TrustedProxies;
 use crate::directory::Directory;
-use crate::domain::Timing;
+use crate::domain::Profile;
+use crate::error::ApiError;
+use crate::limits::{OpenStreams, RateLimits, TrustedProxies};
 use crate::metrics::Metrics;
-use crate::open_streams::OpenStreams;
-use crate::rate_limit::RateLimits;
-use crate::snapshot_cache::SnapshotCache;
+use crate::snapshot::{SnapshotCache, Timing};
 use crate::store::PresenceStore;
 
 pub struct AppState {
@@ -30,4 +29,17 @@ pub struct AppState {
     pub open_streams: OpenStreams,
     /// This app's own metrics, which `GET /metrics` serves.
     pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    /// Saves a profile the caller proved (a JWT's claims, a dev sign-in); if it changed, the
+    /// other instances on the same store are told, so they drop their cached copy
+    /// (`tasks::profile_sync` is their side).
+    pub async fn save_profile(&self, profile: Profile) -> Result<Arc<Profile>, ApiError> {
+        let (profile, changed) = self.directory.upsert(profile).await.map_err(ApiError::Unavailable)?;
+        if changed {
+            self.store.announce_profile_change(&profile.id).await.map_err(ApiError::Unavailable)?;
+        }
+        Ok(profile)
+    }
 }

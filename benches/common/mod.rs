@@ -3,8 +3,8 @@
 //! `N` tabs spread over `N / 100` pages; each user has three tabs, each on another page,
 //! as a browser would; every tab id is a UUID, as `crypto.randomUUID()` makes them.
 
+use presence::domain::TabKey;
 use presence::domain::{PagePath, TabId, UserId};
-use presence::store::TabKey;
 
 /// Tabs on each page.
 pub const TABS_PER_PAGE: usize = 100;

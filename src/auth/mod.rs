@@ -1,13 +1,13 @@
 //! Who is asking: a session cookie or a JWT the host app signed, never the request body;
 //! and whether a cookie-carrying request comes from a page allowed to send it.
 
-mod current_user;
+mod bearer;
 mod origin;
 mod session;
 mod session_store;
 mod token;
 
-pub use current_user::{bearer_token, CurrentUser};
+pub use bearer::bearer_token;
 pub use origin::{refuse_foreign_origins, OriginCheck};
 pub use session::TypedSession;
 pub use session_store::SessionStorage;

@@ -9,23 +9,25 @@ pub mod stats;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::SystemTime;
 
 use anyhow::Context;
 use sqlx::any::{install_default_drivers, AnyPoolOptions};
 use sqlx::migrate::MigrateDatabase;
 use sqlx::{Any, AnyPool, Row};
 
-use crate::domain::{Profile, UserId};
-use crate::store::events::ProfileChange;
+use quick_cache::sync::Cache;
 
-/// Above this many cached profiles the cache starts over, so it cannot grow without bound.
+use crate::domain::time::unix_millis;
+use crate::domain::{Profile, UserId};
+
+/// The most profiles cached; beyond, the least used are evicted.
 const MAX_CACHED_PROFILES: usize = 100_000;
 
 pub struct Directory {
     pool: AnyPool,
-    cache: RwLock<HashMap<UserId, Arc<Profile>>>,
+    cache: Cache<UserId, Arc<Profile>>,
     /// Counts profile changes, so cached snapshots know when their names went stale.
     generation: AtomicU64,
 }
@@ -43,7 +45,7 @@ impl Directory {
             .await
             .context("connecting to the database")?;
         sqlx::migrate!("./migrations").run(&pool).await.context("running the migrations")?;
-        Ok(Self { pool, cache: RwLock::default(), generation: AtomicU64::new(0) })
+        Ok(Self { pool, cache: Cache::new(MAX_CACHED_PROFILES), generation: AtomicU64::new(0) })
     }
 
     /// Readiness: the database answers a query.
@@ -58,7 +60,7 @@ impl Directory {
         if let Some(cached) = self.cached(&profile.id).filter(|cached| **cached == profile) {
             return Ok((cached, false));
         }
-        let updated_at = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as i64;
+        let updated_at = unix_millis(SystemTime::now());
         sqlx::query(
             "INSERT INTO users (id, name, avatar, role, updated_at) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (id) DO UPDATE SET name = excluded.name, avatar = excluded.avatar, \
@@ -76,15 +78,15 @@ impl Directory {
         Ok((self.remember(profile), true))
     }
 
-    /// Drops cached profiles that changed elsewhere, so the next read goes to SQL.
-    pub fn forget(&self, change: &ProfileChange) {
-        let mut cache = self.cache.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-        match change {
-            ProfileChange::User(id) => {
-                cache.remove(id);
-            }
-            ProfileChange::Unknown => cache.clear(),
-        }
+    /// Drops a cached profile that changed elsewhere, so the next read goes to SQL.
+    pub fn forget(&self, id: &UserId) {
+        self.cache.remove(id);
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// Drops every cached profile, when changes elsewhere may have been missed.
+    pub fn forget_all(&self) {
+        self.cache.clear();
         self.generation.fetch_add(1, Ordering::Release);
     }
 
@@ -128,16 +130,12 @@ impl Directory {
     }
 
     fn cached(&self, id: &UserId) -> Option<Arc<Profile>> {
-        self.cache.read().unwrap_or_else(|poisoned| poisoned.into_inner()).get(id).cloned()
+        self.cache.get(id)
     }
 
     fn remember(&self, profile: Profile) -> Arc<Profile> {
         let profile = Arc::new(profile);
-        let mut cache = self.cache.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if cache.len() >= MAX_CACHED_PROFILES {
-            cache.clear();
-        }
-        cache.insert(profile.id.clone(), profile.clone());
+        self.cache.insert(profile.id.clone(), profile.clone());
         profile
     }
 }

@@ -3,14 +3,14 @@
 //! The stats sampler writes here; `GET /api/presence/stats` reads. Times are unix
 //! milliseconds in `BIGINT` columns, so the SQL is the same for SQLite and Postgres.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use anyhow::Context;
 use sqlx::Row;
 
 use super::Directory;
-use crate::domain::PagePath;
-use crate::store::Peak;
+use crate::domain::time::{from_unix_millis, unix_millis};
+use crate::domain::{PagePath, Peak};
 
 /// A page's viewer count at one sample.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +36,7 @@ impl Directory {
                  ON CONFLICT (page_path, sampled_at) DO NOTHING",
             )
             .bind(page.as_str())
-            .bind(unix_ms(at))
+            .bind(unix_millis(at))
             .bind(count(*viewer_count))
             .execute(&mut *transaction)
             .await
@@ -51,7 +51,7 @@ impl Directory {
             )
             .bind(page.as_str())
             .bind(count(peak.viewer_count))
-            .bind(unix_ms(peak.at))
+            .bind(unix_millis(peak.at))
             .execute(&mut *transaction)
             .await
             .with_context(|| format!("saving the peak of {page}"))?;
@@ -66,7 +66,7 @@ impl Directory {
             .fetch_optional(&self.pool)
             .await
             .with_context(|| format!("loading the peak of {page}"))?;
-        row.map(|row| Ok(Peak { viewer_count: from_count(row.try_get(0)?), at: from_unix_ms(row.try_get(1)?) }))
+        row.map(|row| Ok(Peak { viewer_count: from_count(row.try_get(0)?), at: from_unix_millis(row.try_get(1)?) }))
             .transpose()
     }
 
@@ -77,12 +77,12 @@ impl Directory {
              WHERE page_path = $1 AND sampled_at >= $2 ORDER BY sampled_at",
         )
         .bind(page.as_str())
-        .bind(unix_ms(since))
+        .bind(unix_millis(since))
         .fetch_all(&self.pool)
         .await
         .with_context(|| format!("loading the history of {page}"))?;
         rows.into_iter()
-            .map(|row| Ok(Sample { at: from_unix_ms(row.try_get(0)?), viewer_count: from_count(row.try_get(1)?) }))
+            .map(|row| Ok(Sample { at: from_unix_millis(row.try_get(0)?), viewer_count: from_count(row.try_get(1)?) }))
             .collect()
     }
 
@@ -91,7 +91,7 @@ impl Directory {
     /// Answers how many samples went.
     pub async fn forget_stats_before(&self, cutoff: SystemTime) -> anyhow::Result<u64> {
         let deleted = sqlx::query("DELETE FROM viewer_samples WHERE sampled_at < $1")
-            .bind(unix_ms(cutoff))
+            .bind(unix_millis(cutoff))
             .execute(&self.pool)
             .await
             .context("deleting old viewer samples")?
@@ -100,20 +100,12 @@ impl Directory {
             "DELETE FROM page_peaks WHERE peak_at < $1 AND NOT EXISTS \
              (SELECT 1 FROM viewer_samples WHERE viewer_samples.page_path = page_peaks.page_path)",
         )
-        .bind(unix_ms(cutoff))
+        .bind(unix_millis(cutoff))
         .execute(&self.pool)
         .await
         .context("deleting the peaks of pages without samples")?;
         Ok(deleted)
     }
-}
-
-fn unix_ms(at: SystemTime) -> i64 {
-    at.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis().try_into().unwrap_or(i64::MAX)
-}
-
-fn from_unix_ms(ms: i64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_millis(ms.try_into().unwrap_or(0))
 }
 
 fn count(count: usize) -> i64 {

@@ -1,11 +1,11 @@
-//! The wire shapes of viewer stats (SPEC §6): one page's stats, and the busiest pages.
+//! The wire shapes of viewer stats: one page's stats, and the busiest pages.
 
 use std::time::SystemTime;
 
 use serde::Serialize;
 
-use super::snapshot::rfc3339_seconds;
-use crate::store::{PageCounts, Peak};
+use super::time::rfc3339_seconds;
+use super::{PageCounts, Peak};
 
 /// `GET /api/presence/stats`: a page's counts now, at their peak and over time.
 #[derive(Debug, Serialize)]

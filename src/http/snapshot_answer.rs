@@ -7,13 +7,11 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
 
-use super::etag::ETag;
-use super::prefer::{PREFERENCE_APPLIED, RETURN_MINIMAL};
-use crate::domain::{PagePath, UserId};
+use super::extract::{PREFERENCE_APPLIED, RETURN_MINIMAL};
+use crate::domain::{PagePath, UserId, Version};
 use crate::error::{ApiError, Result};
-use crate::snapshot_cache::BuiltSnapshot;
+use crate::snapshot::{Document, ETag};
 use crate::state::AppState;
-use crate::store::Version;
 
 /// Snapshots are per caller, and change without notice.
 const CACHE_CONTROL: HeaderValue = HeaderValue::from_static("private, no-cache");
@@ -45,13 +43,13 @@ pub async fn respond(
     if let Answer::TagOnly = answer {
         return Ok(tagged(StatusCode::NO_CONTENT, etag).insert_header((PREFERENCE_APPLIED, RETURN_MINIMAL)).finish());
     }
-    if req.method() == Method::GET && etag.held_by(req) {
+    if req.method() == Method::GET && etag.held_by(req.headers()) {
         return Ok(tagged(StatusCode::NOT_MODIFIED, etag).finish());
     }
     Ok(tagged(StatusCode::OK, etag).insert_header((header::CONTENT_TYPE, JSON)).body(view.body()))
 }
 
-async fn built(state: &AppState, page: &PagePath, version: Version) -> Result<Arc<BuiltSnapshot>> {
+async fn built(state: &AppState, page: &PagePath, version: Version) -> Result<Arc<Document>> {
     state.snapshots.get(&*state.store, &state.directory, page, version).await.map_err(ApiError::Unavailable)
 }
 

@@ -4,26 +4,20 @@
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
-use std::sync::Weak;
 use std::time::Duration;
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::middleware::Next;
-use actix_web::web;
 use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::domain::UserId;
 use crate::error::ApiError;
-use crate::state::AppState;
 
 /// How many seconds' worth of requests may come at once: a page load that opens several
 /// tabs' joins, lists and streams together must pass.
-const BURST_SECONDS: u32 = 10;
+const BURST_SECONDS: NonZeroU32 = NonZeroU32::new(10).unwrap();
 /// How often clients back at their full burst are forgotten, which bounds the memory the
 /// limits take by the clients seen in that time.
-const FORGET_EVERY: Duration = Duration::from_secs(60);
+pub const FORGET_IDLE_EVERY: Duration = Duration::from_secs(60);
 
 pub struct RateLimits {
     per_user: Option<DefaultKeyedRateLimiter<UserId>>,
@@ -44,7 +38,8 @@ impl RateLimits {
         check(self.per_address.as_ref(), &client_network(address))
     }
 
-    fn forget_idle(&self) {
+    /// Forgets the clients back at their full burst (call every [`FORGET_IDLE_EVERY`]).
+    pub fn forget_idle(&self) {
         if let Some(limiter) = &self.per_user {
             limiter.retain_recent();
             limiter.shrink_to_fit();
@@ -58,7 +53,7 @@ impl RateLimits {
 
 fn limiter<K: std::hash::Hash + Eq + Clone>(per_second: u32) -> Option<DefaultKeyedRateLimiter<K>> {
     let rate = NonZeroU32::new(per_second)?;
-    let burst = rate.saturating_mul(NonZeroU32::new(BURST_SECONDS).expect("not zero"));
+    let burst = rate.saturating_mul(BURST_SECONDS);
     Some(RateLimiter::dashmap(Quota::per_second(rate).allow_burst(burst)))
 }
 
@@ -84,32 +79,6 @@ fn client_network(address: IpAddr) -> IpAddr {
     }
 }
 
-/// Middleware: refuses a request beyond its client address's rate (the address behind a
-/// trusted proxy), before anything else is done for it.
-pub async fn limit_addresses(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let state = req.app_data::<web::Data<AppState>>().expect("AppState is registered");
-    if let Some(peer) = req.peer_addr() {
-        state.rate_limits.check_address(state.trusted_proxies.client_address(peer.ip(), req.headers()))?;
-    }
-    next.call(req).await
-}
-
-/// Forgets idle clients every minute, until the app is gone.
-pub fn start(state: Weak<AppState>) {
-    tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(FORGET_EVERY);
-        ticks.tick().await;
-        loop {
-            ticks.tick().await;
-            let Some(state) = state.upgrade() else { return };
-            state.rate_limits.forget_idle();
-        }
-    });
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,7 +87,7 @@ mod tests {
     fn a_burst_passes_then_the_rate_holds_and_says_when_to_retry() {
         let limits = RateLimits::new(2, 0);
         let alice = UserId::parse("alice").unwrap();
-        for _ in 0..2 * BURST_SECONDS {
+        for _ in 0..2 * BURST_SECONDS.get() {
             limits.check_user(&alice).unwrap();
         }
         match limits.check_user(&alice) {

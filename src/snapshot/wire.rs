@@ -1,18 +1,18 @@
-//! `Snapshot`: the wire shape of a page's presence (SPEC §3).
+//! The wire shapes of a page's presence (`Snapshot`, `Viewer` and `Person` in
+//! `openapi.yaml`): what a snapshot's parts serialize to.
 
-use std::time::SystemTime;
+use std::time::Duration;
 
 use serde::Serialize;
 
-use super::{color_of, Profile};
-use crate::store::ViewerPresence;
+use crate::domain::time::rfc3339_seconds;
+use crate::domain::{color_of, PagePresence, Profile, UserId, ViewerPresence};
 
-/// The wire shape of a snapshot.
+/// A snapshot's fields after its viewers. The document is written in parts (see
+/// [`super::cache`]), so each caller's body can be cut from one shared copy.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Snapshot<'a> {
-    pub page_path: &'a str,
-    pub viewers: Vec<Viewer<'a>>,
+pub struct Summary<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub editor_user_id: Option<&'a str>,
     pub viewer_count: usize,
@@ -21,6 +21,19 @@ pub struct Snapshot<'a> {
     pub heartbeat_interval_ms: u64,
 }
 
+impl<'a> Summary<'a> {
+    pub fn new(presence: &'a PagePresence, timing: Timing) -> Self {
+        Summary {
+            editor_user_id: presence.editor().map(UserId::as_str),
+            viewer_count: presence.viewers.len(),
+            tab_count: presence.tab_count,
+            ttl_ms: timing.ttl_ms,
+            heartbeat_interval_ms: timing.heartbeat_interval_ms,
+        }
+    }
+}
+
+/// A viewer without `isCurrentUser`, which depends on who asks and is written after it.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Viewer<'a> {
@@ -35,9 +48,22 @@ pub struct Viewer<'a> {
     pub is_editing: bool,
     /// RFC 3339, whole seconds, UTC.
     pub joined_at: String,
-    /// Kept last: a viewer serialized once for everyone is marked for its own user by
-    /// replacing the final `false}` (see [`Viewer::as_current_user`]).
-    pub is_current_user: bool,
+}
+
+impl<'a> Viewer<'a> {
+    /// A viewer; one the directory does not know is shown by id.
+    pub fn new(viewer: &'a ViewerPresence, profile: Option<&'a Profile>) -> Self {
+        Viewer {
+            id: viewer.user.as_str(),
+            name: profile.map_or(viewer.user.as_str(), |p| &p.name),
+            avatar: profile.and_then(|p| p.avatar.as_deref()),
+            tab_count: viewer.tab_count,
+            role: profile.and_then(|p| p.role.as_deref()),
+            color: color_of(&viewer.user),
+            is_editing: viewer.editing_since.is_some(),
+            joined_at: rfc3339_seconds(viewer.joined_at),
+        }
+    }
 }
 
 /// Who came or went, as a live `join` or `leave` event names them.
@@ -73,48 +99,21 @@ pub struct Timing {
 
 impl Timing {
     /// When a client refused for now should try again: at its next heartbeat.
-    pub fn retry_after(&self) -> std::time::Duration {
-        std::time::Duration::from_millis(self.heartbeat_interval_ms)
+    pub fn retry_after(&self) -> Duration {
+        Duration::from_millis(self.heartbeat_interval_ms)
     }
-}
-
-impl<'a> Viewer<'a> {
-    /// A viewer as everyone but that user sees it; one the directory does not know is shown by id.
-    pub fn new(viewer: &'a ViewerPresence, profile: Option<&'a Profile>) -> Self {
-        Viewer {
-            id: viewer.user.as_str(),
-            name: profile.map_or(viewer.user.as_str(), |p| &p.name),
-            avatar: profile.and_then(|p| p.avatar.as_deref()),
-            tab_count: viewer.tab_count,
-            role: profile.and_then(|p| p.role.as_deref()),
-            color: color_of(&viewer.user),
-            is_editing: viewer.editing_since.is_some(),
-            joined_at: rfc3339_seconds(viewer.joined_at),
-            is_current_user: false,
-        }
-    }
-
-    /// The JSON of a viewer serialized by [`Viewer::new`] (or of anything that ends with
-    /// one), as its own user sees it: the part of `json` to keep, then the new ending.
-    pub fn as_current_user(json: &[u8]) -> (&[u8], &'static [u8]) {
-        let others_view = json.strip_suffix(b"false}").expect("isCurrentUser is the last field");
-        (others_view, b"true}")
-    }
-}
-
-pub(super) fn rfc3339_seconds(at: SystemTime) -> String {
-    humantime::format_rfc3339_seconds(at).to_string()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::domain::UserId;
+    use std::time::SystemTime;
+
     use serde_json::json;
-    use std::time::Duration;
+
+    use super::*;
 
     #[test]
-    fn a_viewer_has_the_spec_shape() {
+    fn a_viewer_has_the_documented_shape() {
         let alice = UserId::parse("u1").unwrap();
         let presence = ViewerPresence {
             user: alice.clone(),
@@ -128,15 +127,9 @@ mod tests {
             avatar: Some("https://example.com/a.png".into()),
             role: Some("editor".into()),
         };
-        let json = serde_json::to_string(&Viewer::new(&presence, Some(&profile))).unwrap();
         let expected = json!({"id": "u1", "name": "Alice", "avatar": "https://example.com/a.png", "tabCount": 2,
-             "role": "editor", "color": color_of(&alice), "isEditing": true,
-             "joinedAt": "2026-11-21T10:00:00Z", "isCurrentUser": false});
-        assert_eq!(serde_json::from_str::<serde_json::Value>(&json).unwrap(), expected);
-        let (kept, ending) = Viewer::as_current_user(json.as_bytes());
-        let mine: serde_json::Value = serde_json::from_slice(&[kept, ending].concat()).unwrap();
-        assert_eq!(mine["isCurrentUser"], true);
-        assert_eq!(mine.as_object().unwrap().len(), expected.as_object().unwrap().len());
+             "role": "editor", "color": color_of(&alice), "isEditing": true, "joinedAt": "2026-11-21T10:00:00Z"});
+        assert_eq!(serde_json::to_value(Viewer::new(&presence, Some(&profile))).unwrap(), expected);
     }
 
     #[test]

@@ -4,12 +4,12 @@
 //! only while someone listens, so an unwatched page costs nothing.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+
+use parking_lot::Mutex;
 
 use tokio::sync::broadcast;
 
-use super::Version;
-use crate::domain::{PagePath, UserId};
+use crate::domain::{PagePath, UserId, Version};
 
 /// Events a slow stream may fall behind by before it skips to a fresh snapshot.
 const CHANNEL_CAPACITY: usize = 64;
@@ -45,12 +45,12 @@ impl Default for PageEvents {
 
 impl PageEvents {
     pub fn subscribe(&self, page: &PagePath) -> broadcast::Receiver<PageEvent> {
-        let mut channels = self.channels.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut channels = self.channels.lock();
         channels.entry(page.clone()).or_insert_with(|| broadcast::channel(CHANNEL_CAPACITY).0).subscribe()
     }
 
     pub fn publish(&self, page: &PagePath, events: impl IntoIterator<Item = PageEvent>) {
-        let mut channels = self.channels.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut channels = self.channels.lock();
         let Some(sender) = channels.get(page) else { return };
         for event in events {
             if sender.send(event).is_err() {
@@ -65,7 +65,7 @@ impl PageEvents {
     /// meanwhile is unknown, so each stream ends and its client starts again from a fresh
     /// snapshot, and every cached profile counts as stale.
     pub fn close_all(&self) {
-        self.channels.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clear();
+        self.channels.lock().clear();
         self.profile_changed(ProfileChange::Unknown);
     }
 
@@ -80,13 +80,13 @@ impl PageEvents {
 
     /// Drops the channels of pages nobody watches any more.
     pub fn prune(&self) {
-        let mut channels = self.channels.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut channels = self.channels.lock();
         channels.retain(|_, sender| sender.receiver_count() > 0);
     }
 
     /// How many pages someone is watching.
     pub fn watched_pages(&self) -> usize {
-        self.channels.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).len()
+        self.channels.lock().len()
     }
 }
 

@@ -1,41 +1,34 @@
 //! The stats sampler: a background task that, every sample interval (a minute by
 //! default), writes each live page's viewer count and every risen peak to SQL, and
-//! forgets stats older than the retention (SPEC §6).
+//! forgets stats older than the retention.
 //!
 //! It holds the app's state weakly, like the memory store's sweeper, so it ends when the
 //! app does; it runs apart from requests, which only ever wait for the store's lock.
 
 use std::collections::HashSet;
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use tokio::time::MissedTickBehavior;
 
+use crate::domain::time::start_of_interval;
 use crate::domain::PagePath;
 use crate::metrics::StoreOperation;
+use crate::periodic;
 use crate::state::AppState;
 
-/// Starts sampling every `every`, keeping `retention` of history. Must be called inside a
-/// tokio runtime.
+/// Samples every `every` until the app is gone, and forgets what is older than `retention`.
 pub fn start(state: Weak<AppState>, every: Duration, retention: Duration) {
-    tokio::spawn(sample_until_dropped(state, every, retention));
-}
-
-async fn sample_until_dropped(state: Weak<AppState>, every: Duration, retention: Duration) {
-    let mut ticks = tokio::time::interval(every);
-    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    ticks.tick().await;
-    let mut sampler = Sampler { every, retention, last_live: HashSet::new() };
-    loop {
-        ticks.tick().await;
-        let Some(state) = state.upgrade() else { return };
-        if let Err(error) = sampler.sample(&state).await {
-            state.metrics.store_failed(StoreOperation::StatsSample);
-            // The next sample tries again; unsaved peaks stay in the store until then.
-            tracing::warn!(error = format!("{error:#}"), "could not sample the viewer stats");
+    let sampler = Arc::new(tokio::sync::Mutex::new(Sampler { every, retention, last_live: HashSet::new() }));
+    periodic::every(every, state, move |state| {
+        let sampler = sampler.clone();
+        async move {
+            if let Err(error) = sampler.lock().await.sample(&state).await {
+                state.metrics.store_failed(StoreOperation::StatsSample);
+                tracing::warn!(error = format!("{error:#}"), "could not sample the viewer stats");
+            }
         }
-    }
+    });
 }
 
 struct Sampler {
@@ -48,6 +41,8 @@ struct Sampler {
 
 impl Sampler {
     async fn sample(&mut self, state: &AppState) -> anyhow::Result<()> {
+        // Dated at the start of its interval, so instances sharing a registry (which count
+        // the same viewers) write the same row, once, instead of one each.
         let at = start_of_interval(SystemTime::now(), self.every);
         let counts = state.store.page_counts().await.context("counting the live pages")?;
         let peaks = state.store.unsaved_peaks().await.context("reading the peaks")?;
@@ -64,29 +59,5 @@ impl Sampler {
         let forgotten = state.directory.forget_stats_before(cutoff).await?;
         tracing::debug!(pages = samples.len(), peaks = peaks.len(), forgotten, "sampled the viewer stats");
         Ok(())
-    }
-}
-
-/// Samples are dated at the start of their interval, so instances sharing a registry
-/// (which count the same viewers) write the same row, once, instead of one each.
-fn start_of_interval(now: SystemTime, every: Duration) -> SystemTime {
-    let every_ms = every.as_millis().max(1);
-    let since_epoch_ms = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis();
-    let start_ms = u64::try_from(since_epoch_ms - since_epoch_ms % every_ms).unwrap_or(u64::MAX);
-    UNIX_EPOCH + Duration::from_millis(start_ms)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn samples_are_dated_at_the_start_of_their_interval() {
-        let at = |ms| UNIX_EPOCH + Duration::from_millis(ms);
-        let minute = Duration::from_secs(60);
-        assert_eq!(start_of_interval(at(120_000), minute), at(120_000));
-        assert_eq!(start_of_interval(at(179_999), minute), at(120_000));
-        assert_eq!(start_of_interval(at(180_001), minute), at(180_000));
-        assert_eq!(start_of_interval(at(5), Duration::ZERO), at(5));
     }
 }

@@ -272,9 +272,11 @@ async fn the_session_cookie_is_same_site_lax_unless_configured() {
 #[tokio::test]
 async fn same_site_none_without_secure_cookies_refuses_to_start() {
     // Refused before anything is opened or bound, so the defaults do.
-    let mut settings = presence::configuration::Settings::defaults();
-    settings.cookie_same_site = CookieSameSite::None;
-    settings.cookie_secure = false;
+    let settings = presence::configuration::Settings {
+        cookie_same_site: CookieSameSite::None,
+        cookie_secure: false,
+        ..Default::default()
+    };
     let error = Application::build(settings).await.err().expect("the app refuses to start").to_string();
     assert!(error.contains("PRESENCE_COOKIE_SECURE"), "{error}");
 }

@@ -37,9 +37,9 @@ pub async fn spawn_app() -> TestApp {
 /// The app with tabs that expire after `ttl_ms` and a sweep every 100 ms, for expiry tests.
 pub async fn spawn_app_with_ttl(ttl_ms: u64) -> TestApp {
     spawn_app_with(|settings| {
-        settings.ttl_ms = ttl_ms;
-        settings.heartbeat_interval_ms = ttl_ms / 3;
-        settings.sweep_interval_ms = 100;
+        settings.ttl = std::time::Duration::from_millis(ttl_ms);
+        settings.heartbeat_interval = std::time::Duration::from_millis(ttl_ms / 3);
+        settings.sweep_interval = std::time::Duration::from_millis(100);
     })
     .await
 }
@@ -47,12 +47,14 @@ pub async fn spawn_app_with_ttl(ttl_ms: u64) -> TestApp {
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     LazyLock::force(&TRACING);
     let database_dir = tempfile::tempdir().expect("a temp dir");
-    let mut settings = Settings::defaults();
-    settings.listen = "127.0.0.1:0".into();
-    settings.database_url = fresh_database_url(&database_dir);
-    settings.jwt_secret = Some(SecretString::from(JWT_SECRET));
-    settings.cookie_secure = false;
-    settings.dev_login = true;
+    let mut settings = Settings {
+        listen: "127.0.0.1:0".parse().expect("an address"),
+        database_url: fresh_database_url(&database_dir),
+        jwt_secret: Some(SecretString::from(JWT_SECRET)),
+        cookie_secure: false,
+        dev_login: true,
+        ..Settings::default()
+    };
     configure(&mut settings);
     let application = Application::build(settings.clone()).await.expect("the app builds");
     let address = format!("http://127.0.0.1:{}", application.port());

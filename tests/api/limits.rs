@@ -34,7 +34,7 @@ async fn a_user_gets_no_tab_beyond_their_limit() {
     assert_eq!(alice.heartbeat("/blog", "a2", false).await.status(), 200);
     let (body, retry_after) = refused(alice.join("/docs", "a3").await, 429, "too-many-tabs").await;
     assert!(body["detail"].as_str().unwrap().contains("2 live tabs"), "{body}");
-    assert_eq!(retry_after, app.settings.heartbeat_interval_ms / 1000, "retry at the next heartbeat");
+    assert_eq!(retry_after, app.settings.heartbeat_interval.as_secs(), "retry at the next heartbeat");
     refused(alice.heartbeat("/other", "a3", true).await, 429, "too-many-tabs").await;
     assert_eq!(viewer_ids(&alice.snapshot("/other").await), Vec::<&str>::new(), "nothing changed");
     assert_eq!(alice.snapshot("/docs").await["tabCount"], 1);
@@ -125,7 +125,7 @@ async fn a_user_holds_only_so_many_streams_and_a_closed_one_frees_its_place() {
     // Short keepalives, so the server soon notices a stream whose client went.
     let app = spawn_app_with(|settings| {
         settings.max_streams_per_user = 1;
-        settings.stream_keepalive_ms = 50;
+        settings.stream_keepalive = std::time::Duration::from_millis(50);
     })
     .await;
     let alice = app.dev_user("alice", "Alice").await;

@@ -281,7 +281,7 @@ async fn live_tabs_and_pages_follow_joins_and_leaves() {
 #[tokio::test]
 async fn the_stream_gauge_counts_open_streams_until_their_clients_go() {
     // A short keepalive: the server notices a client that went away at its next write.
-    let app = spawn_app_with(|settings| settings.stream_keepalive_ms = 100).await;
+    let app = spawn_app_with(|settings| settings.stream_keepalive = std::time::Duration::from_millis(100)).await;
     let streams = |scrape: Scrape| scrape.value(STREAMS, &[]).unwrap();
     assert_eq!(streams(scrape(&app).await), 0.0);
 
@@ -300,7 +300,7 @@ async fn the_stream_gauge_counts_open_streams_until_their_clients_go() {
 
 #[tokio::test]
 async fn store_failures_are_counted_where_they_happen() {
-    let app = spawn_app_with(|settings| settings.stats_sample_interval_ms = 50).await;
+    let app = spawn_app_with(|settings| settings.stats_sample_interval = std::time::Duration::from_millis(50)).await;
     let alice = app.bearer_user("alice", "Alice");
     alice.join("/docs", "t1").await;
     drop_stats_tables(&app).await;

@@ -614,7 +614,8 @@ async fn stats_operations(spec: &Spec, app: &TestApp) {
     assert_eq!((&answer.json["viewerCount"], &answer.json["peakViewerCount"]), (&json!(1), &json!(2)));
     let answer = spec.check(Method::GET, STATS, bob.get(&format!("{STATS}?pagePath=/nobody/&minutes=5")).await).await;
     assert_eq!((&answer.json["pagePath"], answer.json.get("peakAt")), (&json!("/nobody"), None));
-    let sampled = spawn_app_with(|settings| settings.stats_sample_interval_ms = 50).await;
+    let sampled =
+        spawn_app_with(|settings| settings.stats_sample_interval = std::time::Duration::from_millis(50)).await;
     let carol = sampled.dev_user("carol", "Carol").await;
     carol.join("/sampled", "t1").await;
     let has_history = eventually(std::time::Duration::from_secs(10), || async {

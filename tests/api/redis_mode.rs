@@ -26,9 +26,9 @@ async fn instance(redis_url: &str, prefix: &str, beside: Option<&TestApp>, ttl_m
         settings.redis_url = Some(SecretString::from(redis_url));
         settings.redis_prefix = prefix.into();
         settings.session_key = Some(SecretString::from(SESSION_KEY));
-        settings.ttl_ms = ttl_ms;
-        settings.heartbeat_interval_ms = ttl_ms / 3;
-        settings.sweep_interval_ms = 100;
+        settings.ttl = std::time::Duration::from_millis(ttl_ms);
+        settings.heartbeat_interval = std::time::Duration::from_millis(ttl_ms / 3);
+        settings.sweep_interval = std::time::Duration::from_millis(100);
         if let Some(first) = beside {
             settings.database_url = first.settings.database_url.clone();
         }

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use presence::directory::stats::Sample;
 use presence::directory::Directory;
 use presence::domain::PagePath;
-use presence::store::Peak;
+use presence::domain::Peak;
 use serde_json::{json, Value};
 
 use crate::helpers::{eventually, problem, spawn_app, spawn_app_with};
@@ -52,7 +52,7 @@ async fn stats_report_the_peak_after_viewers_leave() {
 
 #[tokio::test]
 async fn the_peak_survives_being_saved_and_forgotten_by_the_store() {
-    let app = spawn_app_with(|settings| settings.stats_sample_interval_ms = 100).await;
+    let app = spawn_app_with(|settings| settings.stats_sample_interval = std::time::Duration::from_millis(100)).await;
     let alice = app.dev_user("alice", "Alice").await;
     let bob = app.dev_user("bob", "Bob").await;
     alice.join("/talk", "a1").await;
@@ -86,7 +86,7 @@ async fn counts_per_page_are_independent() {
 
 #[tokio::test]
 async fn the_history_gets_a_sample_while_viewers_are_there() {
-    let app = spawn_app_with(|settings| settings.stats_sample_interval_ms = 100).await;
+    let app = spawn_app_with(|settings| settings.stats_sample_interval = std::time::Duration::from_millis(100)).await;
     let alice = app.dev_user("alice", "Alice").await;
     let bob = app.dev_user("bob", "Bob").await;
     alice.join("/live", "a1").await;

@@ -124,7 +124,7 @@ async fn a_stream_needs_identity_and_a_valid_page() {
 #[tokio::test]
 async fn a_stream_is_cleaned_up_when_its_client_goes_away() {
     // The server notices a closed connection when a keepalive write to it fails.
-    let app = spawn_app_with(|settings| settings.stream_keepalive_ms = 50).await;
+    let app = spawn_app_with(|settings| settings.stream_keepalive = std::time::Duration::from_millis(50)).await;
     let bob = app.dev_user("bob", "Bob").await;
     let mut stream = EventStream::open(&bob, "/docs").await;
     stream.next_named("snapshot", SOON).await.unwrap();

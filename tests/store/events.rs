@@ -3,8 +3,8 @@
 
 use crate::for_each_store;
 use crate::harness::{next_events, page, tab, user, users, Backend, LONG, NEVER, SHORT};
+use presence::domain::Version;
 use presence::store::events::PageEvent;
-use presence::store::Version;
 
 for_each_store!(watchers_hear_joins_leaves_and_changes);
 

@@ -5,8 +5,8 @@ use std::cell::Cell;
 
 use crate::for_each_store;
 use crate::harness::{counts, eventually, next_events, page, tab, user, users, Backend, NEVER, PATIENCE, SHORT};
+use presence::domain::Version;
 use presence::store::events::PageEvent;
-use presence::store::Version;
 
 for_each_store!(
     a_page_drops_its_expired_tabs_when_touched,

@@ -3,11 +3,12 @@
 
 use std::time::Duration;
 
+use presence::domain::{PageCounts, TabKey};
 use presence::domain::{PagePath, TabId, UserId};
 use presence::store::events::PageEvent;
 use presence::store::memory::MemoryStore;
 use presence::store::redis::RedisStore;
-use presence::store::{PageCounts, PresenceStore, TabKey, TabLimits};
+use presence::store::{PresenceStore, TabLimits};
 use prometheus_client::metrics::counter::Counter;
 use tokio::sync::broadcast::Receiver;
 

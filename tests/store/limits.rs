@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use crate::for_each_store;
 use crate::harness::{eventually, page, tab, users, Backend, LONG, NEVER, PATIENCE, SHORT};
-use presence::store::{TabLimits, TouchError, Version};
+use presence::domain::Version;
+use presence::store::{TabLimits, TouchError};
 
 for_each_store!(
     a_user_gets_no_tab_beyond_their_limit_over_all_pages,

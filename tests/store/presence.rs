@@ -2,7 +2,7 @@
 
 use crate::for_each_store;
 use crate::harness::{counts, page, tab, users, Backend, LONG, NEVER};
-use presence::store::Version;
+use presence::domain::Version;
 
 for_each_store!(
     join_heartbeat_and_leave,

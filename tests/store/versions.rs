@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use crate::for_each_store;
 use crate::harness::{page, tab, Backend, LONG, NEVER};
-use presence::store::Version;
+use presence::domain::Version;
 
 for_each_store!(versions_change_exactly_when_the_snapshot_does, versions_never_come_back_after_a_page_empties);
 

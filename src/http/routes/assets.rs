@@ -6,13 +6,13 @@ use std::sync::LazyLock;
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::etag::ETag;
+use crate::snapshot::ETag;
 
-pub const OPENAPI_YAML: &str = include_str!("../../openapi.yaml");
-const PRESENCE_JS: &str = include_str!("../../clients/js/presence.js");
-const PRESENCE_D_TS: &str = include_str!("../../clients/js/presence.d.ts");
-const DEMO_HTML: &str = include_str!("../web/demo.html");
-const DEMO_JS: &str = include_str!("../web/demo.js");
+pub const OPENAPI_YAML: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.yaml"));
+const PRESENCE_JS: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/clients/js/presence.js"));
+const PRESENCE_D_TS: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/clients/js/presence.d.ts"));
+const DEMO_HTML: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/src/web/demo.html"));
+const DEMO_JS: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/src/web/demo.js"));
 /// The client files' tags, hashed once: the files are fixed for the life of the binary.
 static PRESENCE_JS_TAG: LazyLock<ETag> = LazyLock::new(|| ETag::of(PRESENCE_JS.as_bytes()));
 static PRESENCE_D_TS_TAG: LazyLock<ETag> = LazyLock::new(|| ETag::of(PRESENCE_D_TS.as_bytes()));
@@ -59,7 +59,7 @@ async fn openapi() -> HttpResponse {
 }
 
 fn cached(req: &HttpRequest, content_type: &str, body: &'static str, etag: ETag) -> HttpResponse {
-    let fresh = etag.held_by(req);
+    let fresh = etag.held_by(req.headers());
     let mut response = if fresh { HttpResponse::NotModified() } else { HttpResponse::Ok() };
     response.insert_header((header::ETAG, etag.header_value())).insert_header((header::CACHE_CONTROL, CLIENT_CACHE));
     if fresh {

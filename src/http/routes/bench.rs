@@ -15,9 +15,9 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::body::Body;
-use super::query::{optional, read_query, whole_number};
 use crate::error::{ApiError, Result};
+use crate::http::extract::Body;
+use crate::http::extract::{optional, read_query, whole_number};
 
 /// The largest padded answer: far above any snapshot (1000 viewers are about 190 KB).
 const MAX_BYTES: usize = 1 << 20;

@@ -3,15 +3,15 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::body::Body;
-use super::prefer::prefers_minimal;
-use super::query::{required, PageQuery, DEFAULT_LIMIT};
-use super::snapshot::{respond, Answer};
-use crate::auth::CurrentUser;
-use crate::domain::{PagePath, TabId};
+use crate::domain::{PagePath, TabId, TabKey};
 use crate::error::{ApiError, Result};
+use crate::http::extract::prefers_minimal;
+use crate::http::extract::Body;
+use crate::http::extract::CurrentUser;
+use crate::http::extract::{required, PageQuery, DEFAULT_LIMIT};
+use crate::http::snapshot_answer::{respond, Answer};
 use crate::state::AppState;
-use crate::store::{TabKey, TouchError};
+use crate::store::TouchError;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/api/presence/join").route(web::post().to(join)))

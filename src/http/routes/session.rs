@@ -3,11 +3,11 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-use super::body::Body;
-use crate::auth::{bearer_token, CurrentUser, TypedSession};
+use crate::auth::{bearer_token, TypedSession};
 use crate::domain::{Profile, ProfileFields};
 use crate::error::{ApiError, FieldError, Result};
-use crate::profile_sync;
+use crate::http::extract::Body;
+use crate::http::extract::CurrentUser;
 use crate::state::AppState;
 
 /// Wires the session routes; `/api/session/dev` exists only when `dev_login` is on.
@@ -68,7 +68,7 @@ async fn dev_sign_in(
 }
 
 async fn open_session(profile: Profile, session: &TypedSession, state: &AppState) -> Result<HttpResponse> {
-    let profile = profile_sync::save(state, profile).await?;
+    let profile = state.save_profile(profile).await?;
     session.sign_in(&profile.id).map_err(|e| ApiError::Internal(e.into()))?;
     tracing::info!(user = %profile.id, "session opened");
     Ok(HttpResponse::Ok().json(UserResponse { user: &profile }))

@@ -6,12 +6,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::query::{optional, read_query, required, whole_number};
-use crate::auth::CurrentUser;
-use crate::domain::{HistoryPoint, LivePage, LivePages, PagePath, PageStats};
+use crate::domain::{HistoryPoint, LivePage, LivePages, PageCounts, PagePath, PageStats, Peak};
 use crate::error::{ApiError, Result};
+use crate::http::extract::CurrentUser;
+use crate::http::extract::{optional, read_query, required, whole_number};
 use crate::state::AppState;
-use crate::store::{PageCounts, Peak};
 
 /// History answered when the client names no `minutes`: the last day (or all that is
 /// kept, if that is less).

@@ -12,13 +12,13 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::{interval_at, sleep_until, Instant};
 
-use super::query::PageQuery;
-use crate::auth::CurrentUser;
-use crate::domain::{Person, UserId};
+use crate::domain::UserId;
 use crate::error::{ApiError, Result};
+use crate::http::extract::CurrentUser;
+use crate::http::extract::PageQuery;
+use crate::limits::StreamSlot;
 use crate::metrics::{OpenStream, StoreOperation};
-use crate::open_streams::StreamSlot;
-use crate::snapshot_cache::{BuiltSnapshot, View};
+use crate::snapshot::{Document, Person, View};
 use crate::state::AppState;
 use crate::store::events::PageEvent;
 
@@ -58,7 +58,7 @@ async fn stream(user: CurrentUser, query: PageQuery, state: web::Data<AppState>)
         .streaming(body))
 }
 
-async fn latest(state: &AppState, query: &PageQuery) -> Result<Arc<BuiltSnapshot>> {
+async fn latest(state: &AppState, query: &PageQuery) -> Result<Arc<Document>> {
     let version = state.store.version(&query.page).await.map_err(ApiError::Unavailable)?;
     state.snapshots.get(&*state.store, &state.directory, &query.page, version).await.map_err(ApiError::Unavailable)
 }
@@ -76,7 +76,7 @@ struct Watch {
 }
 
 impl Watch {
-    async fn run(self, mut events: broadcast::Receiver<PageEvent>, first: Arc<BuiltSnapshot>) {
+    async fn run(self, mut events: broadcast::Receiver<PageEvent>, first: Arc<Document>) {
         let view = first.view(&self.caller, self.query.limit);
         let mut last_etag = view.etag();
         let opening = format!("retry: {RECONNECT_MS}\n\n");
@@ -131,9 +131,10 @@ impl Watch {
         }
     }
 
+    /// A `join` or `leave` naming the person; skipped when their profile cannot be read.
     async fn person_event(&self, event: &str, user: &UserId) -> bool {
         let Ok(profile) = self.state.directory.profile(user).await else { return true };
-        let json = serde_json::to_string(&Person::from(&*profile)).expect("a person serializes");
+        let Ok(json) = serde_json::to_string(&Person::from(&*profile)) else { return true };
         self.send(format!("event: {event}\ndata: {json}\n\n")).await
     }
 

@@ -14,7 +14,7 @@ mod wheel;
 
 use std::hash::BuildHasher;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -22,8 +22,8 @@ use hashbrown::DefaultHashBuilder;
 use parking_lot::{Mutex, MutexGuard};
 
 use super::events::PageEvents;
-use super::{aggregate, PageCounts, PagePresence, Peak, PresenceStore, TabKey, TabLimits, TouchError, Version};
-use crate::domain::PagePath;
+use super::{PresenceStore, TabLimits, TouchError};
+use crate::domain::{aggregate, PageCounts, PagePath, PagePresence, Peak, TabKey, Version};
 use clock::Clock;
 use quota::Quota;
 use shard::{Context, Editing, Shard};
@@ -63,7 +63,12 @@ impl MemoryStore {
             ttl,
             clock: Clock::start(),
         });
-        tokio::spawn(sweep_until_dropped(Arc::downgrade(&shared), sweep_every));
+        crate::periodic::every(sweep_every, Arc::downgrade(&shared), |shared| async move {
+            let removed = shared.sweep().await;
+            if removed > 0 {
+                tracing::debug!(removed, "swept expired tabs");
+            }
+        });
         Self { shared }
     }
 
@@ -128,20 +133,6 @@ impl Shared {
         let swept = locked.sweep_batch(SWEEP_BATCH, &self.context());
         MutexGuard::unlock_fair(locked);
         swept
-    }
-}
-
-async fn sweep_until_dropped(shared: Weak<Shared>, every: Duration) {
-    let mut ticks = tokio::time::interval(every);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    ticks.tick().await;
-    loop {
-        ticks.tick().await;
-        let Some(shared) = shared.upgrade() else { return };
-        let removed = shared.sweep().await;
-        if removed > 0 {
-            tracing::debug!(removed, "swept expired tabs");
-        }
     }
 }
 

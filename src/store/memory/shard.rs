@@ -18,9 +18,10 @@ use super::clock::{Clock, Ticks};
 use super::compact_tab_id::CompactTabId;
 use super::quota::Quota;
 use super::wheel::{Bucket, Wheel};
+use crate::domain::{PageCounts, Peak, TabKey, TabState, Version};
 use crate::domain::{PagePath, UserId};
 use crate::store::events::{PageEvent, PageEvents};
-use crate::store::{PageCounts, Peak, TabKey, TabState, TouchError, Version};
+use crate::store::TouchError;
 
 /// What a change needs from outside its shard.
 pub struct Context<'a> {

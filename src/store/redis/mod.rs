@@ -51,10 +51,8 @@ use redis::{
 use tokio::time::MissedTickBehavior;
 
 use super::events::{PageEvent, PageEvents, ProfileChange};
-use super::{
-    aggregate, PageCounts, PagePresence, Peak, PresenceStore, TabKey, TabLimits, TabState, TouchError, Version,
-};
-use crate::domain::{PagePath, UserId};
+use super::{PresenceStore, TabLimits, TouchError};
+use crate::domain::{aggregate, PageCounts, PagePath, PagePresence, Peak, TabKey, TabState, UserId, Version};
 
 /// The most a call waits for Redis to accept a connection, and then for each answer.
 const CONNECTION_TIMEOUT: Duration = Duration::from_secs(1);
