@@ -49,7 +49,8 @@ pub struct TokenArgs {
     #[arg(long)]
     pub role: Option<String>,
     /// How long the token is valid, e.g. 15m, 1h, 7d.
-    #[arg(long, default_value = "1h", value_parser = at_least(Duration::from_secs(1)))]
+    // Its own id: the service's `ttl` (`--ttl-ms`) is a global flag of every subcommand.
+    #[arg(long = "ttl", id = "token_ttl", default_value = "1h", value_parser = at_least(Duration::from_secs(1)))]
     pub ttl: Duration,
 }
 

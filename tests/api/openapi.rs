@@ -7,7 +7,7 @@
 //! - other methods (405, with `Allow`), unknown paths (404) and CORS preflights from foreign
 //!   origins (403) answer the shared components;
 //! - the documented `pagePath`, `tabId` and dev-profile rules accept what the server accepts;
-//! - the server's routes (read from `src/routes/*.rs`) and the documented operations are the
+//! - the server's routes (read from `src/http/routes/*.rs`) and the documented operations are the
 //!   same set, and each handler's doc comment names its `operationId`;
 //! - `GET /openapi.yaml` serves the repository file byte for byte.
 
@@ -827,18 +827,18 @@ async fn the_served_document_is_the_repository_file() {
     assert!(served == std::fs::read(repo_file("openapi.yaml")).unwrap(), "the served bytes differ from openapi.yaml");
 }
 
-/// A route of the server as `src/routes` wires it.
+/// A route of the server as `src/http/routes` wires it.
 #[derive(Debug)]
 struct Route {
     file: String,
     handler: String,
 }
 
-/// The route files that `src/routes/mod.rs` declares under `#[cfg(feature = "bench-baseline")]`:
-/// the bench-only baseline of `bench/run.sh`, which the service as built and shipped does not
+/// The route files that `src/http/routes/mod.rs` declares under `#[cfg(feature = "bench-baseline")]`:
+/// the bench-only baseline of `loadtest/run.sh`, which the service as built and shipped does not
 /// have, so the contract does not document it.
 fn bench_only_route_files() -> BTreeSet<String> {
-    let text = std::fs::read_to_string(repo_file("src/routes/mod.rs")).unwrap();
+    let text = std::fs::read_to_string(repo_file("src/http/routes/mod.rs")).unwrap();
     let lines: Vec<&str> = text.lines().map(str::trim).collect();
     lines
         .windows(2)
@@ -849,13 +849,14 @@ fn bench_only_route_files() -> BTreeSet<String> {
 }
 
 /// Reads `web::resource("PATH")` and the `.route(web::METHOD().to(HANDLER))` calls after it
-/// (up to the next resource) out of `src/routes/*.rs`, leaving out the bench-only files.
+/// (up to the next resource) out of `src/http/routes/*.rs`, leaving out the bench-only files.
 fn server_routes() -> BTreeMap<(String, String), Route> {
     const RESOURCE: &str = "web::resource(\"";
     const ROUTE: &str = ".route(web::";
     let mut routes = BTreeMap::new();
     let bench_only = bench_only_route_files();
-    let mut files: Vec<_> = std::fs::read_dir(repo_file("src/routes")).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<_> =
+        std::fs::read_dir(repo_file("src/http/routes")).unwrap().map(|e| e.unwrap().path()).collect();
     files.sort();
     for file in files.into_iter().filter(|f| f.extension().is_some_and(|e| e == "rs")) {
         let name = file.file_name().unwrap().to_string_lossy().into_owned();
@@ -914,7 +915,7 @@ fn every_operation_id_names_its_handler() {
         let Some(route) = routes.get(&(method.clone(), path.clone())) else {
             continue;
         };
-        let text = std::fs::read_to_string(repo_file(&format!("src/routes/{}", route.file))).unwrap();
+        let text = std::fs::read_to_string(repo_file(&format!("src/http/routes/{}", route.file))).unwrap();
         let lines: Vec<&str> = text.lines().map(str::trim).collect();
         let signature = lines
             .iter()
@@ -926,7 +927,7 @@ fn every_operation_id_names_its_handler() {
                     .starts_with(&format!("fn {}(", route.handler))
                     || line.starts_with(&format!("async fn {}(", route.handler))
             })
-            .unwrap_or_else(|| panic!("fn {} not found in src/routes/{}", route.handler, route.file));
+            .unwrap_or_else(|| panic!("fn {} not found in src/http/routes/{}", route.handler, route.file));
         let docs: Vec<&str> = lines[..signature]
             .iter()
             .rev()
@@ -1017,7 +1018,7 @@ async fn directory_down(spec: &Spec, app: &TestApp) {
 
 /// Request bodies are JSON objects, as the document says (`type: object`), so any other JSON
 /// is a malformed body (serde's derived `Deserialize` would read a struct from an array,
-/// field by field, were `src/routes/body.rs` not to refuse it).
+/// field by field, were `src/http/extract/body.rs` not to refuse it).
 #[tokio::test]
 async fn a_body_that_is_not_a_json_object_is_malformed() {
     let spec = Spec::load();
