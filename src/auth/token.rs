@@ -1,6 +1,6 @@
 //! JWTs the host app signs: verified with an HS256 secret or a public key, minted for tools.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use anyhow::{bail, Context};
 use jsonwebtoken::{decode, decode_header, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -8,6 +8,7 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
 use crate::configuration::Settings;
+use crate::domain::time::unix_seconds;
 use crate::domain::{Profile, ProfileFields};
 use crate::error::ApiError;
 
@@ -115,7 +116,7 @@ pub fn mint(settings: &Settings, profile: &Profile, ttl: Duration) -> anyhow::Re
     let Some(secret) = &settings.jwt_secret else {
         bail!("set PRESENCE_JWT_SECRET (or --jwt-secret): `presence token` signs with it")
     };
-    let exp = (SystemTime::now() + ttl).duration_since(UNIX_EPOCH)?.as_secs();
+    let exp = unix_seconds(SystemTime::now() + ttl);
     let claims = Claims {
         sub: profile.id.to_string(),
         exp,

@@ -8,6 +8,7 @@
 
 mod clock;
 mod compact_tab_id;
+mod peaks;
 mod quota;
 mod shard;
 mod wheel;

@@ -9,13 +9,13 @@
 
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::SystemTime;
 
 use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 use slab::Slab;
 
 use super::clock::{Clock, Ticks};
 use super::compact_tab_id::CompactTabId;
+use super::peaks::Peaks;
 use super::quota::Quota;
 use super::wheel::{Bucket, Wheel};
 use crate::domain::{PageCounts, Peak, TabKey, TabState, Version};
@@ -46,9 +46,7 @@ pub struct Shard {
     page_slots: HashMap<PagePath, u32>,
     tabs: Slab<Tab>,
     wheel: Wheel,
-    /// Peaks of live pages, and of pages gone since their peak was last saved: nothing
-    /// else, so the map stays as small as the pages are.
-    peaks: HashMap<PagePath, PeakEntry>,
+    peaks: Peaks,
     hasher: DefaultHashBuilder,
 }
 
@@ -74,12 +72,6 @@ struct Tab {
     /// When this tab began editing; `None` while it is not editing.
     editing_since: Option<Ticks>,
     deadline: Ticks,
-}
-
-struct PeakEntry {
-    peak: Peak,
-    /// Whether the stats sampler has saved this peak; a saved one of a gone page is dropped.
-    saved: bool,
 }
 
 /// What one operation did to a page, to publish once it is done.
@@ -205,9 +197,7 @@ impl Shard {
         if self.page_slots.len() < self.page_slots.capacity() / 4 {
             self.page_slots.shrink_to_fit();
         }
-        if self.peaks.len() < self.peaks.capacity() / 4 {
-            self.peaks.shrink_to_fit();
-        }
+        self.peaks.shrink();
     }
 
     /// Every live page with its counts, after lazy expiry of each.
@@ -231,26 +221,16 @@ impl Shard {
     }
 
     pub fn peak(&self, path: &PagePath) -> Option<Peak> {
-        self.peaks.get(path).map(|entry| entry.peak)
+        self.peaks.get(path)
     }
 
     pub fn unsaved_peaks(&self) -> impl Iterator<Item = (PagePath, Peak)> + '_ {
-        self.peaks.iter().filter(|(_, entry)| !entry.saved).map(|(path, entry)| (path.clone(), entry.peak))
+        self.peaks.unsaved()
     }
 
     /// Marks the peak saved, unless it rose since; forgets a saved peak of a gone page.
     pub fn peak_saved(&mut self, path: &PagePath, peak: &Peak) {
-        let live = self.page_slots.contains_key(path);
-        let Some(entry) = self.peaks.get_mut(path) else { return };
-        if entry.peak != *peak {
-            // It rose while being saved: the higher one is still to save.
-            return;
-        }
-        if live {
-            entry.saved = true;
-        } else {
-            self.peaks.remove(path);
-        }
+        self.peaks.saved(path, peak, self.page_slots.contains_key(path));
     }
 
     /// `(pages, tabs, wheel entries)`, for tests and benchmarks.
@@ -356,31 +336,14 @@ impl Shard {
         let version = if entry.tabs.is_empty() {
             self.pages.remove(page as usize);
             self.page_slots.remove(&path);
-            // A saved peak of a page that is gone lives on in SQL; memory can let it go.
-            if self.peaks.get(&path).is_some_and(|entry| entry.saved) {
-                self.peaks.remove(&path);
-            }
+            self.peaks.page_gone(&path);
             Version::EMPTY
         } else {
             entry.version
         };
-        self.raise_peak(&path, viewer_count, cx.clock.wall(cx.now));
+        self.peaks.raise(&path, viewer_count, cx.clock.wall(cx.now));
         cx.events.publish(&path, changes.events.into_iter().chain([PageEvent::Changed(version)]));
         version
-    }
-
-    /// Keeps `viewer_count` as the page's peak if it is higher; an equal count keeps the
-    /// earlier time, when the peak was first reached.
-    fn raise_peak(&mut self, path: &PagePath, viewer_count: usize, at: SystemTime) {
-        let risen = PeakEntry { peak: Peak { viewer_count, at }, saved: false };
-        match self.peaks.get_mut(path) {
-            Some(entry) if entry.peak.viewer_count >= viewer_count => {}
-            Some(entry) => *entry = risen,
-            None if viewer_count > 0 => {
-                self.peaks.insert(path.clone(), risen);
-            }
-            None => {}
-        }
     }
 }
 
