@@ -1,4 +1,4 @@
-//! Every bad input of SPEC §8 on every POST endpoint: a clear problem+json, and nothing changes.
+//! Every bad input on every POST endpoint: a clear problem+json, and nothing changes.
 
 use reqwest::Method;
 use serde_json::{json, Value};

@@ -1,4 +1,4 @@
-//! The presence API of the seed design: join, heartbeat, leave and list.
+//! The presence API: join, heartbeat, leave and list.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;

@@ -1,4 +1,4 @@
-//! Viewer stats (SPEC §6): a page's counts now, at their peak and over time, and the
+//! Viewer stats: a page's counts now, at their peak and over time, and the
 //! busiest live pages.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
