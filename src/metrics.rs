@@ -186,18 +186,18 @@ impl Metrics {
     }
 
     /// The whole exposition, with the live tabs and pages when the store could be read.
-    pub fn render(&self, live: Option<&[PageCounts]>) -> String {
+    pub fn render(&self, live: Option<&[PageCounts]>) -> Result<String, std::fmt::Error> {
         let mut text = String::new();
-        encode_registry(&mut text, &self.registry).expect("writing to a String cannot fail");
+        encode_registry(&mut text, &self.registry)?;
         if let Some(pages) = live {
             let mut now = Registry::with_prefix(PREFIX);
             let tabs: usize = pages.iter().map(|page| page.tab_count).sum();
             now.register("live_tabs", "Live tabs on every page", ConstGauge::new(gauge_value(tabs)));
             now.register("live_pages", "Pages with at least one live tab", ConstGauge::new(gauge_value(pages.len())));
-            encode_registry(&mut text, &now).expect("writing to a String cannot fail");
+            encode_registry(&mut text, &now)?;
         }
-        encode_eof(&mut text).expect("writing to a String cannot fail");
-        text
+        encode_eof(&mut text)?;
+        Ok(text)
     }
 }
 

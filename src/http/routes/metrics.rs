@@ -2,6 +2,7 @@
 
 use actix_web::{web, HttpResponse};
 
+use crate::error::ApiError;
 use crate::metrics::{StoreOperation, CONTENT_TYPE};
 use crate::state::AppState;
 
@@ -11,7 +12,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// `getMetrics`: every metric of this instance, with the live tabs and pages read from the
 /// registry now. Unauthenticated, and aggregates only: no page, user or tab is named.
-async fn scrape(state: web::Data<AppState>) -> HttpResponse {
+async fn scrape(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let live = match state.store.page_counts().await {
         Ok(pages) => Some(pages),
         // The other metrics matter most while a store is down, so they are answered
@@ -22,5 +23,6 @@ async fn scrape(state: web::Data<AppState>) -> HttpResponse {
             None
         }
     };
-    HttpResponse::Ok().content_type(CONTENT_TYPE).body(state.metrics.render(live.as_deref()))
+    let text = state.metrics.render(live.as_deref()).map_err(|error| ApiError::Internal(error.into()))?;
+    Ok(HttpResponse::Ok().content_type(CONTENT_TYPE).body(text))
 }
