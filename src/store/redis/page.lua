@@ -1,4 +1,4 @@
--- One atomic step on one page of the Redis registry (see redis.rs): expire the page's due
+-- One atomic step on one page of the Redis registry (see mod.rs): expire the page's due
 -- tabs, do the operation, then commit what changed.
 --
 -- KEYS: the page's tabs, deadlines, users and meta keys (one hash tag: one Cluster slot).

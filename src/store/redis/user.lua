@@ -1,5 +1,5 @@
 -- Counts one user's live tabs over all pages, for the tab limits of the Redis registry (see
--- redis.rs). A tab is counted until a deadline a little past its page's, and is dropped once
+-- mod.rs). A tab is counted until a deadline a little past its page's, and is dropped once
 -- that passes, so a tab that expired without a leave stops counting by itself.
 --
 -- KEYS: the user's tabs, a sorted set of '<page>\n<tab id>' → deadline (Redis time, µs).

@@ -1,0 +1,105 @@
+//! Freeing the tabs nobody touches any more: the sweep of the pages whose earliest deadline
+//! passed, the counts it leaves behind, and the background task that runs it.
+
+use std::sync::atomic::Ordering;
+use std::sync::Weak;
+use std::time::Duration;
+
+use anyhow::Context;
+use prometheus_client::metrics::counter::Counter;
+use redis::AsyncCommands;
+
+use super::script::Op;
+use super::Shared;
+use crate::domain::{PageCounts, PagePath};
+
+/// Pages the sweep reads from the index at a time.
+const SWEEP_BATCH: usize = 500;
+
+/// Sweeps every `every` until the store is dropped, then recounts the live tabs for the
+/// limit on the total; counts the rounds that failed in `failures`.
+pub(super) fn start(shared: Weak<Shared>, every: Duration, failures: Counter) {
+    crate::periodic::every(every, shared, move |shared| {
+        let failures = failures.clone();
+        async move {
+            let swept = async {
+                let removed = shared.sweep().await?;
+                shared.count_live_tabs().await?;
+                anyhow::Ok(removed)
+            };
+            match swept.await {
+                Ok(0) => {}
+                Ok(removed) => tracing::debug!(removed, "swept expired tabs"),
+                // The next round tries again, and its first call reconnects.
+                Err(error) => {
+                    failures.inc();
+                    tracing::warn!(error = format!("{error:#}"), "could not sweep expired tabs");
+                }
+            }
+        }
+    });
+}
+
+impl Shared {
+    /// Runs `page.lua` on every page whose earliest deadline has passed by Redis's clock;
+    /// answers how many tabs expired.
+    pub(super) async fn sweep(&self) -> anyhow::Result<usize> {
+        let mut redis = self.redis.clone();
+        let mut removed = 0;
+        loop {
+            let (seconds, micros): (u64, u64) =
+                redis::cmd("TIME").query_async(&mut redis).await.context("reading the Redis clock")?;
+            // Exclusive, as `page.lua` expires a tab only once its deadline is behind.
+            let now = format!("({}", seconds * 1_000_000 + micros);
+            let due: Vec<String> = redis
+                .zrangebyscore_limit(self.keys.pages(), "-inf", now, 0, SWEEP_BATCH as isize)
+                .await
+                .context("reading the pages due for a sweep")?;
+            for page in &due {
+                // Whoever takes the page out of the index sweeps it, so it is swept once.
+                let claimed: bool = redis.zrem(self.keys.pages(), page).await.context("claiming a page to sweep")?;
+                match PagePath::parse(page) {
+                    Ok(page) if claimed => removed += self.run(&page, Op::Sweep).await?.expired,
+                    Ok(_) => {}
+                    Err(_) => tracing::warn!(page, "dropped a malformed page from the sweep index"),
+                }
+            }
+            if due.len() < SWEEP_BATCH {
+                self.events.prune();
+                return Ok(removed);
+            }
+        }
+    }
+
+    /// Counts the live tabs of every page in the index (after a sweep, these are all live).
+    pub(super) async fn counts(&self) -> anyhow::Result<Vec<PageCounts>> {
+        let mut redis = self.redis.clone();
+        let indexed: Vec<String> =
+            redis.zrange(self.keys.pages(), 0, -1).await.context("reading the pages with tabs")?;
+        let pages: Vec<PagePath> = indexed.iter().filter_map(|page| PagePath::parse(page).ok()).collect();
+        if pages.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut counts = redis::pipe();
+        for page in &pages {
+            let keys = self.keys.page(page);
+            counts.hlen(keys.users).hlen(keys.tabs);
+        }
+        let counts: Vec<usize> = counts.query_async(&mut redis).await.context("counting the pages' viewers")?;
+        Ok(pages
+            .into_iter()
+            .zip(counts.chunks_exact(2))
+            .filter_map(|(page, counts)| match *counts {
+                [viewer_count, tab_count] if tab_count > 0 => Some(PageCounts { page, viewer_count, tab_count }),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Counts the tabs in the registry, for the limit on the total.
+    pub(super) async fn count_live_tabs(&self) -> anyhow::Result<()> {
+        let total = self.counts().await?.iter().map(|page| page.tab_count).sum();
+        self.live_tabs.store(total, Ordering::Relaxed);
+        Ok(())
+    }
+}
