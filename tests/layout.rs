@@ -146,9 +146,9 @@ fn files_and_functions_stay_small() {
         for (start, line) in lines.iter().enumerate() {
             let code = line.trim_start();
             let indent = &line[..line.len() - code.len()];
-            let is_fn = ["fn ", "pub fn ", "async fn ", "pub async fn ", "pub(super) fn ", "pub(crate) fn "]
-                .iter()
-                .any(|prefix| code.starts_with(prefix));
+            let unscoped = code.strip_prefix("pub(super) ").or(code.strip_prefix("pub(crate) ")).unwrap_or(code);
+            let is_fn =
+                ["fn ", "pub fn ", "async fn ", "pub async fn "].iter().any(|prefix| unscoped.starts_with(prefix));
             if !is_fn || code.ends_with(';') {
                 continue;
             }

@@ -34,7 +34,7 @@
 //!
 //! # Faults
 //! Connection and response timeouts and a single attempt per reconnect bound how long a
-//! call waits for a Redis that is down (about a second at most); the error becomes a 503. A
+//! call waits for a Redis that is down (a second to connect, a second for the answer: about two at most); the error becomes a 503. A
 //! later call reconnects (the background sweep makes one every sweep interval), so the store
 //! recovers by itself.
 //!
