@@ -3,8 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use presence::routes::body::decode;
-use presence::routes::presence::{TabCommand, TabRequest};
+use presence::http::extract::decode;
+use presence::http::routes::presence::{TabCommand, TabRequest};
 
 fuzz_target!(|bytes: &[u8]| {
     if let Ok(Some(request)) = decode::<Option<TabRequest>>(bytes) {
