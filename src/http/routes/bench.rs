@@ -1,4 +1,4 @@
-//! `POST /bench/baseline`: the floor that `bench/run.sh` measures every route against.
+//! `POST /bench/baseline`: the floor that `loadtest/run.sh` measures every route against.
 //!
 //! Compiled only with the `bench-baseline` cargo feature (off by default), so a normal build
 //! has no such route and `openapi.yaml` does not document it. It reads the same
