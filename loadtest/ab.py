@@ -18,6 +18,7 @@ from common import ROOT, log, machine, stop_on_sigterm, write_report
 
 ORDER = ("A", "B", "B", "A")  # one round
 NOISE_FLOOR = 0.03  # a change smaller than this is never read as one
+BUSY = 0.10  # others' CPU share in a scenario past which the machine was not quiet
 
 
 def spread(values):
@@ -32,9 +33,18 @@ def verdict(change, noise):
     return "**B slower**" if change < 0 else "B faster"
 
 
+def drift(sides):
+    """The most the baseline moved between the start and the end of one run: what the
+    machine alone does to a figure, with nothing changed."""
+    return max(spread([rows["baseline"]["rps"], rows["baseline-end"]["rps"]])
+               for runs in sides.values() for rows in runs)
+
+
 def compare(sides, labels, seconds, started):
     """The markdown comparison of the runs of both sides."""
     runs = {side: [(driver.ratios(rows), rows) for rows in sides[side]] for side in sides}
+    machine_drift = drift(sides)
+    slower, busiest = [], max(row["other_cpu_share"] for rows in sides["A"] + sides["B"] for row in rows.values())
     info = machine()
     lines = [
         f"# presence A/B, {started:%Y-%m-%d %H:%M %Z}",
@@ -46,7 +56,7 @@ def compare(sides, labels, seconds, started):
         f"- machine: {info['nproc']} CPUs ({info['cpu']}), Linux {info['kernel']}, {info['rustc']}, {info['wrk']}",
         "",
         "| scenario | A × baseline | B × baseline | change | A requests/s | B requests/s | change "
-        "| runs of a side differ by | verdict |",
+        "| noise | verdict |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for name, label in driver.LABELS.items():
@@ -60,16 +70,25 @@ def compare(sides, labels, seconds, started):
         # A baseline's ratio is 1 by construction: its requests/s are what says whether the
         # HTTP stack itself changed. Every other row is read by its ratio.
         change = rps_b / rps_a - 1 if baseline_row else share_b / share_a - 1
-        noise = max(spread(rps[side] if baseline_row else shares[side]) for side in runs)
+        noise = max(machine_drift, *(spread(rps[side] if baseline_row else shares[side]) for side in runs))
+        if verdict(change, noise) == "**B slower**":
+            slower.append(f"{label} ({change:+.1%})")
         lines.append(
             f"| {label} | {share_a:.2f} | {share_b:.2f} | {share_b / share_a - 1:+.1%} | {rps_a:,.0f} | {rps_b:,.0f} "
             f"| {rps_b / rps_a - 1:+.1%} | {noise:.1%} | {verdict(change, noise)} |")
     lines += [
         "",
+        ("**B is slower beyond the noise** in: " + "; ".join(slower) + "." if slower
+         else "**No scenario is slower on B beyond the noise.**")
+        + (f" The machine was not quiet (other processes took up to {busiest:.0%} of the CPUs in a scenario): "
+           "run it again on a quiet one before trusting a verdict." if busiest > BUSY else ""),
+        "",
         "Each figure is the mean over a side's runs. × baseline is requests/s over the mean of the same run's "
         "baseline at its start and end, so a machine that slows down for a whole run moves both and the ratio "
-        "less; the baseline rows themselves are judged by their requests/s. A change is read as one only when it "
-        f"is larger than both the spread between a side's own runs and {NOISE_FLOOR:.0%}.",
+        "less; the baseline rows themselves are judged by their requests/s (the change column). The noise is the "
+        "larger of the spread between a side's own runs and the most the baseline moved within one run "
+        f"({machine_drift:.1%} here, the machine alone); a change is read as one only when it is larger than the "
+        f"noise and {NOISE_FLOOR:.0%}.",
         "",
         "| run | side | baseline at start / end, requests/s | others' CPU, most in a scenario |",
         "|---:|---|---:|---:|",

@@ -49,7 +49,7 @@ label() {
   if [ "$1" = . ]; then
     echo "the working tree (on $(git rev-parse --short HEAD), with its uncommitted changes)"
   else
-    git log -1 --format='%h %s' "$1^{commit}" | cut -c1-100
+    git log -1 --format='%h %s' "$1^{commit}" | cut -c1-100 | sed 's/ *$//'
   fi
 }
 
