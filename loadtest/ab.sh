@@ -2,9 +2,11 @@
 # A/B of the HTTP load figures: builds two versions of the service with the baseline route
 # (`--features bench-baseline`), each commit in a git worktree of its own under target/ab/,
 # then runs the scenarios of loadtest/run.sh on them alternately, A B B A for each round,
-# with this checkout's driver, so both sides get the same load. The comparison (the ratios
-# of each side and B's change against A, beside the spread between a side's own runs) is
-# printed and written to loadtest/results/ab-latest.md; each run's table to target/ab/runs/.
+# with this checkout's driver, so both sides get the same load. The bare actix-web app
+# (examples/bare_baseline.rs), the same for both sides, is built once from the working tree,
+# in loadtest/run.sh's target dir. The comparison (the ratios of each side and B's change
+# against A, beside the spread between a side's own runs) is printed and written to
+# loadtest/results/ab-latest.md; each run's table to target/ab/runs/.
 #
 #   loadtest/ab.sh A B [--rounds N (1 to 5, default 1)] [--seconds N (1 to 30, default 10)] [--out FILE]
 #   loadtest/ab.sh --build A [B ...]     # only build the binaries, to run the A/B later
@@ -12,7 +14,7 @@
 # A and B are git revisions (a commit, a tag, a branch), or `.` for the working tree as it
 # is. A commit's binary is kept in target/ab/bin/ and not built again; `.` is built every
 # time. Builds run under `nice`, so other compiles on the machine go first. One round is
-# four runs of about 3 minutes at 10 s a scenario.
+# four runs of about 4 minutes at 10 s a scenario.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -74,5 +76,10 @@ shift 2
 flock 9
 bin_a=$(binary "$a")
 bin_b=$(binary "$b")
+# The bare app, from the working tree; copied out like the sides, so a build meanwhile cannot change it.
+nice cargo build --release --locked --features bench-baseline --example bare_baseline --target-dir target/bench-baseline -q
+cp target/bench-baseline/release/examples/bare_baseline "$cache/bin/bare_baseline.tmp"
+mv "$cache/bin/bare_baseline.tmp" "$cache/bin/bare_baseline"
 flock -u 9
-exec python3 loadtest/ab.py --a "$bin_a" --a-label "$(label "$a")" --b "$bin_b" --b-label "$(label "$b")" "$@"
+exec python3 loadtest/ab.py --a "$bin_a" --a-label "$(label "$a")" --b "$bin_b" --b-label "$(label "$b")" \
+  --bare "$cache/bin/bare_baseline" "$@"

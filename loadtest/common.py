@@ -95,29 +95,33 @@ class Client:
 
 class Server:
     """The binary on a free loopback port, its log in the scratch directory; `stop()` ends
-    it (and waits for it). Start it through `Workspace.start`, which stops it on exit."""
+    it (and waits for it). Start it through `Workspace.start`, which stops it on exit.
 
-    def __init__(self, binary, scratch, name, settings):
+    The port is in `PRESENCE_LISTEN`, and `{port}` in an item of `argv` becomes it; the
+    server is up once `ready` (method, path, JSON body) answers 200."""
+
+    def __init__(self, binary, scratch, name, settings, argv=(), ready=("GET", "/healthz", None)):
         self.binary, self.name = binary, name
         self.log_path = scratch / f"{name}.log"
         self.port = free_port()
         env = dict(os.environ, PRESENCE_LISTEN=f"127.0.0.1:{self.port}", **settings)
         self.process = subprocess.Popen(
-            [binary], env=env, stdout=subprocess.DEVNULL, stderr=open(self.log_path, "w"), cwd=scratch
+            [binary, *(arg.format(port=self.port) for arg in argv)],
+            env=env, stdout=subprocess.DEVNULL, stderr=open(self.log_path, "w"), cwd=scratch
         )
         self.base = f"http://127.0.0.1:{self.port}"
         for _ in range(200):  # at most 20 s
             if self.process.poll() is not None:
                 raise SystemExit(f"{name} server exited at start:\n{self.log_path.read_text()[-2000:]}")
             try:
-                status, _, _ = Client(self.port).request("GET", "/healthz")
+                status, _, _ = Client(self.port).request(*ready)
                 if status == 200:
                     return
             except OSError:
                 pass
             time.sleep(0.1)
         self.stop()
-        raise SystemExit(f"{name} server did not answer /healthz within 20 s")
+        raise SystemExit(f"{name} server did not answer {ready[0]} {ready[1]} within 20 s")
 
     def cpu_seconds(self):
         """User and system CPU time the server has used so far."""
@@ -147,8 +151,8 @@ class Workspace:
         self.path = Path(tempfile.mkdtemp(prefix=prefix))
         self.keep, self.servers = keep, []
 
-    def start(self, binary, name, settings):
-        server = Server(binary, self.path, name, settings)
+    def start(self, binary, name, settings, **options):
+        server = Server(binary, self.path, name, settings, **options)
         self.servers.append(server)
         return server
 

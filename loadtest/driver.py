@@ -4,7 +4,9 @@ sessions, joins tabs, runs every scenario with wrk (`loadtest/load.lua`) and wri
 table. `ab.py` runs it for two binaries in turn.
 
 Run it through `loadtest/run.sh`, which builds the binary it needs (with the `bench-baseline`
-feature). Every loop here is bounded in count, every wait and every wrk run in time.
+feature). The driver builds the bare actix-web app (`examples/bare_baseline.rs`) itself,
+unless `--bare` names one, and runs each baseline scenario on it too, right after ours.
+Every loop here is bounded in count, every wait and every wrk run in time.
 """
 
 import argparse
@@ -17,6 +19,7 @@ import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import NamedTuple
 
 from common import (CONNECTIONS, ROOT, THREADS, USERS, Client, Workspace, compact, cpu_idle, live_tabs, log,
                     machine, mint_tokens, open_sessions, server_settings, stop_on_sigterm, sweeps_in, write_report,
@@ -32,6 +35,15 @@ SWEEP_TTL_MS, SWEEP_HEARTBEAT_MS, SWEEP_EVERY_MS = 8000, 3000, 1000
 SWEEP_DOOM_SECONDS = 2
 TARGETS = {"heartbeat-cookie": 0.60, "list-304": 0.80, "list-200": 0.40}
 PERF_DIR = ROOT / "target/loadtest/perf"  # --perf's summaries: working files, never committed
+# The bare actix-web app, in run.sh's target dir. Built with run.sh's features (which it does
+# not use) so the presence library is compiled once for both.
+BARE_TARGET_DIR = "target/bench-baseline"
+BARE_BUILD = ["cargo", "build", "--release", "--features", "bench-baseline", "--example", "bare_baseline",
+              "--target-dir", BARE_TARGET_DIR, "-q"]
+# Each baseline scenario on our stack and its twin on the bare app, run right after it with
+# the same request file (the bare app reads no cookie, but gets the same bytes).
+BARE_TWINS = {"baseline": "bare", "baseline-cookie": "bare-cookie", "baseline-sized": "bare-sized",
+              "baseline-cookie-sized": "bare-cookie-sized", "baseline-end": "bare-end"}
 
 def tab(i):
     """Tab i of the 10 000: user i // 10's, on page i % 100 (so each page has 100 viewers)."""
@@ -185,10 +197,11 @@ def redis_table(rows, memory):
 
 
 class Measure:
-    """Runs one scenario of the table with wrk; under --perf, with the server profiled too."""
+    """Runs one scenario of the table with wrk; under --perf, with the server profiled too.
+    `pair` runs a baseline scenario and then its twin on the bare actix-web app."""
 
-    def __init__(self, scratch, perf):
-        self.scratch, self.perf, self.profiles = scratch, perf, {}
+    def __init__(self, scratch, perf, bare):
+        self.scratch, self.perf, self.bare, self.profiles = scratch, perf, bare, {}
 
     def __call__(self, name, server, requests, seconds, mode="cycle"):
         profile = self.scratch / f"{name}.perf" if self.perf else None
@@ -196,6 +209,24 @@ class Measure:
         if profile:
             self.profiles[name] = profile
         return figures
+
+    def pair(self, name, server, requests, seconds, rows):
+        rows[name] = self(name, server, requests, seconds)
+        log("  the same requests on the bare actix-web app (no middleware)")
+        rows[BARE_TWINS[name]] = self(BARE_TWINS[name], self.bare, requests, seconds)
+
+
+def build_bare():
+    """Builds the bare actix-web app, `examples/bare_baseline.rs`; answers its path."""
+    log(f"building the bare actix-web app: {' '.join(BARE_BUILD)}")
+    subprocess.run(BARE_BUILD, cwd=ROOT, check=True, timeout=3600)
+    return ROOT / BARE_TARGET_DIR / "release/examples/bare_baseline"
+
+
+def start_bare(bare, workspace):
+    """The bare actix-web app on a free loopback port of its own."""
+    ready = ("POST", "/bench/baseline", {"pagePath": "/a", "tabId": "t"})
+    return workspace.start(str(Path(bare).resolve()), "bare", {}, argv=("{port}",), ready=ready)
 
 
 def setup(binary, server, scratch, notes):
@@ -217,9 +248,9 @@ def setup(binary, server, scratch, notes):
 def heartbeats(measure, server, client, cookies, files, seconds, rows, notes):
     """The baselines, the 10 000 tabs joined, then their heartbeats and the churn."""
     log("baseline: POST /bench/baseline with a heartbeat's body")
-    rows["baseline"] = measure("baseline", server, files["baseline"], seconds)
+    measure.pair("baseline", server, files["baseline"], seconds, rows)
     log("baseline with the session cookie (decrypted by the session middleware, unused by the handler)")
-    rows["baseline-cookie"] = measure("baseline-cookie", server, files["baseline-cookie"], seconds)
+    measure.pair("baseline-cookie", server, files["baseline-cookie"], seconds, rows)
 
     started = time.monotonic()
     join_tabs(client, cookies)
@@ -267,14 +298,15 @@ def closing_baselines(measure, server, client, cookies, files, scratch, seconds,
     heartbeat costs at the least; then the baseline again, for the drift."""
     size = notes["heartbeat_body_bytes"]
     sized = sized_baseline_files(scratch, cookies, size)
-    _, data = client.expect(200, "POST", f"/bench/baseline?bytes={size}", {"pagePath": "/a", "tabId": "t"})
-    if len(data) != size:
-        raise SystemExit(f"/bench/baseline?bytes= answered {len(data)} bytes, not {size}")
-    log(f"baseline answering a heartbeat's {len(data):,} bytes, without and with the session cookie")
-    rows["baseline-sized"] = measure("baseline-sized", server, sized["baseline-sized"], seconds)
-    rows["baseline-cookie-sized"] = measure("baseline-cookie-sized", server, sized["baseline-cookie-sized"], seconds)
+    for who, port in (("the service", server.port), ("the bare app", measure.bare.port)):
+        _, data = Client(port).expect(200, "POST", f"/bench/baseline?bytes={size}", {"pagePath": "/a", "tabId": "t"})
+        if len(data) != size:
+            raise SystemExit(f"/bench/baseline?bytes= of {who} answered {len(data)} bytes, not {size}")
+    log(f"baseline answering a heartbeat's {size:,} bytes, without and with the session cookie")
+    measure.pair("baseline-sized", server, sized["baseline-sized"], seconds, rows)
+    measure.pair("baseline-cookie-sized", server, sized["baseline-cookie-sized"], seconds, rows)
     log("baseline again, to see how much the machine drifted during the run")
-    rows["baseline-end"] = measure("baseline-end", server, files["baseline"], seconds)
+    measure.pair("baseline-end", server, files["baseline"], seconds, rows)
 
 
 def sweeps(measure, binary, workspace, settings, rust_log, cookies, files, seconds, rows, notes):
@@ -323,13 +355,14 @@ def run(args):
         scratch = workspace.path
         # RUST_LOG=info, the default, logs no line a request but records every span.
         settings = server_settings(scratch, PRESENCE_LOG_FORMAT=args.log_format, RUST_LOG=args.rust_log)
-        measure = Measure(scratch, args.perf)
+        measure = Measure(scratch, args.perf, start_bare(args.bare or build_bare(), workspace))
         server = workspace.start(binary, "main", settings)
         client, cookies, files = setup(binary, server, scratch, notes)
         heartbeats(measure, server, client, cookies, files, seconds, rows, notes)
         lists(measure, server, client, cookies, scratch, seconds, rows, notes)
         closing_baselines(measure, server, client, cookies, files, scratch, seconds, rows, notes)
         server.stop()
+        measure.bare.stop()
         sweeps(measure, binary, workspace, settings, args.rust_log, cookies, files, seconds, rows, notes)
         redis_rows = redis_mode(binary, workspace, settings, args.redis, seconds) if args.redis else None
         info["load_after"] = os.getloadavg()
@@ -379,7 +412,10 @@ def write_profiles(profiles, directory):
 LABELS = {
     "baseline": "baseline: `POST /bench/baseline`, heartbeat body, no session",
     "baseline-end": "baseline again, at the end of the run",
+    "bare": "bare actix-web app: the same requests, no middleware ⁴",
+    "bare-end": "bare actix-web app again, at the end of the run ⁴",
     "baseline-cookie": "baseline + session cookie",
+    "bare-cookie": "bare actix-web app, the same requests with the cookie (unread) ⁴",
     "heartbeat-cookie": "heartbeat, cookie session (10 000 tabs, 100 pages)",
     "heartbeat-minimal": "heartbeat, cookie, `Prefer: return=minimal` → 204",
     "heartbeat-bearer": "heartbeat, bearer token (same tabs)",
@@ -389,15 +425,30 @@ LABELS = {
     "heartbeat-sweep": "heartbeat, cookie, while sweeps free expired tabs ²",
     "baseline-sized": "baseline answering a heartbeat's bytes (`?bytes=N`) ³",
     "baseline-cookie-sized": "baseline + session cookie, answering a heartbeat's bytes ³",
+    "bare-sized": "bare actix-web app answering a heartbeat's bytes ³ ⁴",
+    "bare-cookie-sized": "bare actix-web app + cookie (unread), answering a heartbeat's bytes ³ ⁴",
 }
 
 
+class Ratios(NamedTuple):
+    baseline: float  # × baseline: to our baseline route, the mean of its start and end runs
+    cookie: float  # × baseline + cookie: to our baseline route with the session cookie
+    bare: float  # × bare actix-web: to the bare app's same-shaped baseline
+
+
 def ratios(rows):
-    """Each scenario's requests/s as a share of the baseline's (the mean of its runs at the
-    start and at the end), and of the baseline with the session cookie's."""
-    base = (rows["baseline"]["rps"] + rows.get("baseline-end", rows["baseline"])["rps"]) / 2
-    cookie_base = rows["baseline-cookie"]["rps"]
-    return {name: (row["rps"] / base, row["rps"] / cookie_base) for name, row in rows.items()}
+    """Each scenario's requests/s as a share of our baseline's (the mean of its runs at the
+    start and at the end), of our baseline with the session cookie's, and of the bare app's
+    same-shaped baseline: a baseline row's own twin, run right after it with the same
+    requests; any other row's, the bare app's plain baseline (the mean of its start and end)."""
+
+    def mean(first, last):
+        return (rows[first]["rps"] + rows.get(last, rows[first])["rps"]) / 2
+
+    base, cookie_base, bare = mean("baseline", "baseline-end"), rows["baseline-cookie"]["rps"], mean("bare", "bare-end")
+    return {name: Ratios(row["rps"] / base, row["rps"] / cookie_base,
+                         row["rps"] / (rows[BARE_TWINS[name]]["rps"] if name in BARE_TWINS else bare))
+            for name, row in rows.items()}
 
 
 def table(rows, notes, info, seconds):
@@ -406,21 +457,22 @@ def table(rows, notes, info, seconds):
 
     shares = ratios(rows)
     lines = [
-        "| scenario | requests/s | × baseline | × baseline + cookie | target | p50 | p99 | max "
+        "| scenario | requests/s | × bare actix-web | × baseline | × baseline + cookie | target | p50 | p99 | max "
         "| CPU/request: server, wrk | CPUs busy (others) | bytes/answer |",
-        "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name, label in LABELS.items():
         row = rows.get(name)
         if row is None:
             continue
-        ratio, cookie_ratio = shares[name]
+        ratio, cookie_ratio, bare_ratio = shares[name]
         target = TARGETS.get(name)
         verdict = "" if target is None else f"≥ {target:.2f}: {'met' if ratio >= target else '**not met**'}"
         errors = "" if not (row["status_errors"] or row["socket_errors"]) else (
             f" ({row['status_errors']} errors ≥ 400, {row['socket_errors']} socket errors)")
         lines.append(
-            f"| {label}{errors} | {row['rps']:,.0f} | {ratio:.2f} | {cookie_ratio:.2f} | {verdict} | {ms(row['p50_us'])} | "
+            f"| {label}{errors} | {row['rps']:,.0f} | {bare_ratio:.2f} | {ratio:.2f} | {cookie_ratio:.2f} | {verdict} "
+            f"| {ms(row['p50_us'])} | "
             f"{ms(row['p99_us'])} | {ms(row['max_us'])} | {row['server_cpu_us']:.0f} µs, {row['client_cpu_us']:.0f} µs | "
             f"{row['busy_share']:.0%} ({row['other_cpu_share']:.0%}) | "
             f"{row['bytes_per_answer']:,.0f} |"
@@ -436,7 +488,8 @@ def table(rows, notes, info, seconds):
         f"{load_after[1]:.2f} / {load_after[2]:.2f} (the run's own load)",
         f"- wrk `-t{THREADS} -c{CONNECTIONS}`, {seconds} s a scenario, on the same machine as the server "
         f"(release build, `--features bench-baseline`, 2 workers, `RUST_LOG={info['rust_log']}`, "
-        f"`PRESENCE_LOG_FORMAT={info['log_format']}`)",
+        f"`PRESENCE_LOG_FORMAT={info['log_format']}`) and as the bare actix-web app (`examples/bare_baseline.rs`, "
+        "release, 2 workers, no middleware)",
         f"- {USERS} users; {TABS:,} tabs, 10 a user, over {PAGES} pages (100 viewers a page), all live "
         f"during the heartbeats ({notes.get('live_after', ('?', '?'))[1]:,} live after them)",
         "",
@@ -451,10 +504,17 @@ def table(rows, notes, info, seconds):
         f"³ `POST /bench/baseline?bytes={notes.get('heartbeat_body_bytes', 0)}`: the baseline's answer padded to "
         "the size of a heartbeat's snapshot, written on every request; the most a heartbeat that answers "
         "its snapshot could reach.",
+        "⁴ `examples/bare_baseline.rs`: actix-web with no middleware at all, the same `POST /bench/baseline` "
+        "(the body through `web::Json`, the same answer and padding), run right after its twin on our stack with "
+        "the same request file.",
         "",
         f"The list answers all {BIG_VIEWERS} viewers (`limit=1000`): {notes.get('list_body_bytes', 0):,} bytes of JSON.",
-        "× baseline is to the mean of the two baseline rows; × baseline + cookie is to the baseline with the session "
-        "cookie, the whole middleware stack of a signed-in call, so what is left is the route's own work.",
+        "× bare actix-web is to the bare app's same-shaped baseline: for our baseline rows, their twin on the bare "
+        "app (so it is what our middleware stack keeps of bare actix-web doing the same); for every other row, the "
+        "mean of the two bare rows (how close it comes to the limit of any handler). × baseline is to the mean of "
+        "the two baseline rows (the floor of HTTP + our middleware + a JSON body); × baseline + cookie is to the "
+        "baseline with the session cookie, the whole middleware stack of a signed-in call, so what is left is the "
+        "route's own work.",
         "CPU/request is the CPU time the server (and wrk) used in the scenario over its requests; CPUs busy is "
         "the whole machine's, and (others) the share neither the server nor wrk used.",
     ]
@@ -468,6 +528,8 @@ def table(rows, notes, info, seconds):
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bin", required=True, help="the presence binary, built with --features bench-baseline")
+    parser.add_argument("--bare", help="the bare actix-web app, examples/bare_baseline.rs built in release "
+                                       f"(default: build it now, into {BARE_TARGET_DIR})")
     parser.add_argument("--seconds", type=int, default=10, help="seconds a scenario (1 to 30)")
     parser.add_argument("--perf", action="store_true",
                         help="profile the server in each scenario with perf; writes target/loadtest/perf/*.txt "
