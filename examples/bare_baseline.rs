@@ -5,32 +5,21 @@
 //! heartbeat's `{pagePath, tabId, isEditing}` body and answers a small JSON, padded to N
 //! bytes with `?bytes=N`. But it has no middleware at all (no tracing, request id, metrics,
 //! rate limit, origin check, error handlers or sessions), actix-web's own `web::Json`
-//! extractor and nothing else of the service, so the load driver's "× bare actix-web"
+//! extractor and nothing else of the service but the baseline's body and answer, so the load driver's "× bare actix-web"
 //! column is each figure against what actix-web alone does on the same machine and run.
 //! Two workers and jemalloc, like the service on the load test's machine.
 //!
 //! ```sh
-//! cargo build --release --example bare_baseline
+//! cargo build --release --features bench-baseline --example bare_baseline
 //! target/release/examples/bare_baseline 8099     # or BARE_BASELINE_PORT=8099; on 127.0.0.1 only
 //! ```
 
 use actix_web::{web, App, HttpResponse, HttpServer};
+use presence::http::routes::bench::{padded, BaselineRequest, MAX_BYTES};
 use serde::Deserialize;
 
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
-
-/// The largest padded answer, as in the service.
-const MAX_BYTES: usize = 1 << 20;
-
-/// A heartbeat's body, parsed and not checked further.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct BaselineRequest {
-    page_path: Option<String>,
-    tab_id: Option<String>,
-    is_editing: Option<bool>,
-}
 
 #[derive(Deserialize)]
 struct SizeQuery {
@@ -38,9 +27,7 @@ struct SizeQuery {
 }
 
 async fn baseline(query: web::Query<SizeQuery>, body: web::Json<BaselineRequest>) -> HttpResponse {
-    let BaselineRequest { page_path, tab_id, is_editing } = body.into_inner();
-    let ok = page_path.is_some() && tab_id.is_some();
-    let answer = serde_json::json!({"ok": ok, "isEditing": is_editing.unwrap_or(false)});
+    let answer = body.into_inner().answer();
     match query.bytes {
         None => HttpResponse::Ok().json(answer),
         Some(bytes) if bytes <= MAX_BYTES => {
@@ -48,17 +35,6 @@ async fn baseline(query: web::Query<SizeQuery>, body: web::Json<BaselineRequest>
         }
         Some(_) => HttpResponse::BadRequest().body(format!("bytes must be 0 to {MAX_BYTES}")),
     }
-}
-
-/// `answer` with a `padding` string that makes it `bytes` long (or just long enough for
-/// the field, when `bytes` is less): the same bytes as the service's baseline route.
-fn padded(answer: &serde_json::Value, bytes: usize) -> Vec<u8> {
-    let mut json = answer.to_string().into_bytes();
-    json.pop(); // its closing brace
-    json.extend_from_slice(br#","padding":""#);
-    json.resize(bytes.saturating_sub(2).max(json.len()), b'x');
-    json.extend_from_slice(br#""}"#);
-    json
 }
 
 #[actix_web::main]

@@ -35,8 +35,8 @@ SWEEP_TTL_MS, SWEEP_HEARTBEAT_MS, SWEEP_EVERY_MS = 8000, 3000, 1000
 SWEEP_DOOM_SECONDS = 2
 TARGETS = {"heartbeat-cookie": 0.60, "list-304": 0.80, "list-200": 0.40}
 PERF_DIR = ROOT / "target/loadtest/perf"  # --perf's summaries: working files, never committed
-# The bare actix-web app, in run.sh's target dir. Built with run.sh's features (which it does
-# not use) so the presence library is compiled once for both.
+# The bare actix-web app, in run.sh's target dir, with run.sh's features: it shares the
+# baseline route's body and answer (and the presence library is compiled once for both).
 BARE_TARGET_DIR = "target/bench-baseline"
 BARE_BUILD = ["cargo", "build", "--release", "--features", "bench-baseline", "--example", "bare_baseline",
               "--target-dir", BARE_TARGET_DIR, "-q"]

@@ -43,7 +43,7 @@ fi
 
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
-cargo clippy --lib --features bench-baseline --locked -- -D warnings # loadtest/run.sh's build
+cargo clippy --lib --examples --features bench-baseline --locked -- -D warnings # loadtest/run.sh's build and its bare app
 cargo test --all-targets --locked
 drop_test_databases
 PRESENCE_TEST_DATABASE_URL="$postgres" cargo test --locked --test api

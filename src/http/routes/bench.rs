@@ -20,7 +20,7 @@ use crate::http::extract::Body;
 use crate::http::extract::{optional, read_query, whole_number};
 
 /// The largest padded answer: far above any snapshot (1000 viewers are about 190 KB).
-const MAX_BYTES: usize = 1 << 20;
+pub const MAX_BYTES: usize = 1 << 20;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/bench/baseline").route(web::post().to(baseline)));
@@ -29,10 +29,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// A heartbeat's body, parsed and not checked further.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct BaselineRequest {
+pub struct BaselineRequest {
     page_path: Option<String>,
     tab_id: Option<String>,
     is_editing: Option<bool>,
+}
+
+impl BaselineRequest {
+    /// The tiny JSON the baseline answers (the load test's bare actix-web app answers it too).
+    pub fn answer(self) -> serde_json::Value {
+        let ok = self.page_path.is_some() && self.tab_id.is_some();
+        serde_json::json!({"ok": ok, "isEditing": self.is_editing.unwrap_or(false)})
+    }
 }
 
 #[derive(Deserialize)]
@@ -46,9 +54,7 @@ async fn baseline(req: HttpRequest, body: Body<BaselineRequest>) -> Result<HttpR
     let query: SizeQuery = read_query(req.query_string())?;
     let bytes = optional("bytes", query.bytes, None, |raw| whole_number(raw, 0..=MAX_BYTES).map(Some))
         .map_err(|error| ApiError::Validation(vec![error]))?;
-    let BaselineRequest { page_path, tab_id, is_editing } = body.0;
-    let ok = page_path.is_some() && tab_id.is_some();
-    let answer = serde_json::json!({"ok": ok, "isEditing": is_editing.unwrap_or(false)});
+    let answer = body.0.answer();
     let Some(bytes) = bytes else {
         return Ok(HttpResponse::Ok().json(answer));
     };
@@ -57,7 +63,7 @@ async fn baseline(req: HttpRequest, body: Body<BaselineRequest>) -> Result<HttpR
 
 /// `answer` with a `padding` string that makes it `bytes` long (or just long enough for
 /// the field, when `bytes` is less).
-fn padded(answer: &serde_json::Value, bytes: usize) -> Vec<u8> {
+pub fn padded(answer: &serde_json::Value, bytes: usize) -> Vec<u8> {
     let mut json = answer.to_string().into_bytes();
     json.pop(); // its closing brace
     json.extend_from_slice(br#","padding":""#);
