@@ -48,14 +48,9 @@ impl Version {
 pub struct PagePresence {
     pub viewers: Vec<ViewerPresence>,
     pub tab_count: usize,
+    /// The viewer whose editing began earliest (then by id).
+    pub editor: Option<UserId>,
     pub version: Version,
-}
-
-impl PagePresence {
-    /// The editor whose editing began earliest.
-    pub fn editor(&self) -> Option<&UserId> {
-        self.viewers.iter().filter_map(|viewer| Some((viewer.editing_since?, &viewer.user))).min().map(|(_, user)| user)
-    }
 }
 
 /// Folds a page's live tabs into its viewers.
@@ -80,7 +75,9 @@ pub fn aggregate<'a>(tabs: impl IntoIterator<Item = (&'a UserId, &'a TabState)>)
         }
     }
     viewers.sort_by(|a, b| (a.joined_at, &a.user).cmp(&(b.joined_at, &b.user)));
-    PagePresence { viewers, tab_count: tabs.len(), version: Version::EMPTY }
+    let editor =
+        viewers.iter().filter_map(|viewer| Some((viewer.editing_since?, &viewer.user))).min().map(|(_, u)| u.clone());
+    PagePresence { viewers, tab_count: tabs.len(), editor, version: Version::EMPTY }
 }
 
 /// A live page and how many viewers (users) and tabs it has.
@@ -147,7 +144,7 @@ mod tests {
                 ViewerPresence { user: alice, tab_count: 2, joined_at: at(7), editing_since: Some(at(20)) },
             ]
         );
-        assert_eq!(page.editor(), Some(&user("alice")), "alice began editing first");
+        assert_eq!(page.editor, Some(user("alice")), "alice began editing first");
     }
 
     #[test]
@@ -167,6 +164,6 @@ mod tests {
         let tab = TabState { joined_at: at(1), editing_since: None };
         let page = aggregate([(&b, &tab), (&a, &tab)]);
         assert_eq!(page.viewers.iter().map(|v| v.user.as_str()).collect::<Vec<_>>(), ["a", "b"]);
-        assert_eq!(page.editor(), None);
+        assert_eq!(page.editor, None);
     }
 }

@@ -24,7 +24,7 @@ pub struct Summary<'a> {
 impl<'a> Summary<'a> {
     pub fn new(presence: &'a PagePresence, timing: Timing) -> Self {
         Summary {
-            editor_user_id: presence.editor().map(UserId::as_str),
+            editor_user_id: presence.editor.as_ref().map(UserId::as_str),
             viewer_count: presence.viewers.len(),
             tab_count: presence.tab_count,
             ttl_ms: timing.ttl_ms,

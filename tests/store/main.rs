@@ -10,6 +10,7 @@ mod events;
 mod expiry;
 mod harness;
 mod limits;
+mod model;
 mod presence;
 mod stats;
 mod versions;

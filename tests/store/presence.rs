@@ -48,7 +48,7 @@ async fn a_second_join_keeps_joined_at(backend: Backend) {
 async fn the_earliest_editor_is_the_editor(backend: Backend) {
     let store = backend.open(LONG, NEVER).await;
     let docs = page("/docs");
-    let editor = || async { store.presence(&docs).await.unwrap().editor().map(ToString::to_string) };
+    let editor = || async { store.presence(&docs).await.unwrap().editor.map(|user| user.to_string()) };
     store.heartbeat(&docs, &tab("bob", "t1"), true).await.unwrap();
     store.heartbeat(&docs, &tab("alice", "t1"), true).await.unwrap();
     store.heartbeat(&docs, &tab("bob", "t1"), true).await.unwrap();

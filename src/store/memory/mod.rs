@@ -11,6 +11,7 @@ mod compact_tab_id;
 mod peaks;
 mod quota;
 mod shard;
+mod viewers;
 mod wheel;
 
 use std::hash::BuildHasher;
@@ -24,7 +25,7 @@ use parking_lot::{Mutex, MutexGuard};
 
 use super::events::PageEvents;
 use super::{PresenceStore, TabLimits, TouchError};
-use crate::domain::{aggregate, PageCounts, PagePath, PagePresence, Peak, TabKey, Version};
+use crate::domain::{PageCounts, PagePath, PagePresence, Peak, TabKey, Version};
 use clock::Clock;
 use quota::Quota;
 use shard::{Context, Editing, Shard};
@@ -154,17 +155,12 @@ impl PresenceStore for MemoryStore {
 
     async fn version(&self, page: &PagePath) -> anyhow::Result<Version> {
         let cx = self.shared.context();
-        Ok(self.shared.shard(page).read(page, &cx, None))
+        Ok(self.shared.shard(page).version(page, &cx))
     }
 
     async fn presence(&self, page: &PagePath) -> anyhow::Result<PagePresence> {
         let cx = self.shared.context();
-        let mut tabs = Vec::new();
-        let version = self.shared.shard(page).read(page, &cx, Some(&mut tabs));
-        // Folded outside the lock: the shard is only held to copy the tabs.
-        let mut presence = aggregate(tabs.iter().map(|(user, tab)| (user, tab)));
-        presence.version = version;
-        Ok(presence)
+        Ok(self.shared.shard(page).presence(page, &cx))
     }
 
     async fn sweep(&self) -> anyhow::Result<usize> {

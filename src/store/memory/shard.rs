@@ -17,8 +17,9 @@ use super::clock::{Clock, Ticks};
 use super::compact_tab_id::CompactTabId;
 use super::peaks::Peaks;
 use super::quota::Quota;
+use super::viewers::{PageViewers, TabTimes};
 use super::wheel::{Bucket, Wheel};
-use crate::domain::{PageCounts, Peak, TabKey, TabState, Version};
+use crate::domain::{PageCounts, PagePresence, Peak, TabKey, Version, ViewerPresence};
 use crate::domain::{PagePath, UserId};
 use crate::store::events::{PageEvent, PageEvents};
 use crate::store::TouchError;
@@ -54,8 +55,8 @@ struct Page {
     path: PagePath,
     /// Slots of its tabs, hashed by user and tab id.
     tabs: HashTable<u32>,
-    /// Live tabs per user, so a user's first tab is a join and their last a leave.
-    tabs_per_user: HashMap<UserId, u32>,
+    /// Its viewers, folded from its tabs as they change, in join order.
+    viewers: PageViewers,
     /// No tab expires before this (a lower bound: refreshes only move deadlines later),
     /// so lazy expiry scans the page only when a tab may really be due.
     earliest_deadline: Ticks,
@@ -122,6 +123,8 @@ impl Shard {
             if is_editing != tab.editing_since.is_some() {
                 tab.editing_since = is_editing.then_some(cx.now);
                 changes.changed = true;
+                let tabs = &self.tabs;
+                self.pages[page as usize].viewers.tab_changed(&key.user, |slot| times(tabs, slot));
             }
         }
         Ok(self.commit(page, changes, cx))
@@ -140,22 +143,27 @@ impl Shard {
         self.commit(page, changes, cx)
     }
 
-    /// The page's version, and its live tabs if `with_tabs`, after lazy expiry.
-    pub fn read(&mut self, path: &PagePath, cx: &Context, tabs: Option<&mut Vec<(UserId, TabState)>>) -> Version {
+    /// The page's version after lazy expiry.
+    pub fn version(&mut self, path: &PagePath, cx: &Context) -> Version {
         let Some(&page) = self.page_slots.get(path) else { return Version::EMPTY };
         let mut changes = Changes::default();
         self.purge(page, cx, &mut changes);
-        if let (Some(out), Some(entry)) = (tabs, self.pages.get(page as usize)) {
-            out.extend(entry.tabs.iter().map(|&slot| {
-                let tab = &self.tabs[slot as usize];
-                let state = TabState {
-                    joined_at: cx.clock.wall(tab.joined_at),
-                    editing_since: tab.editing_since.map(|at| cx.clock.wall(at)),
-                };
-                (tab.user.clone(), state)
-            }));
-        }
         self.commit(page, changes, cx)
+    }
+
+    /// The page after lazy expiry: its viewers in join order, read from the order kept, and
+    /// its counts.
+    pub fn presence(&mut self, path: &PagePath, cx: &Context) -> PagePresence {
+        let Some(&page) = self.page_slots.get(path) else { return PagePresence::default() };
+        let mut changes = Changes::default();
+        self.purge(page, cx, &mut changes);
+        let (viewers, tab_count, editor) = match self.pages.get(page as usize) {
+            Some(entry) => {
+                (viewer_presences(&entry.viewers, cx.clock), entry.tabs.len(), entry.viewers.editor().cloned())
+            }
+            None => (Vec::new(), 0, None),
+        };
+        PagePresence { viewers, tab_count, editor, version: self.commit(page, changes, cx) }
     }
 
     /// Removes up to about `max` expired tabs, committing each page they were on once.
@@ -213,7 +221,7 @@ impl Shard {
             let entry = &self.pages[page as usize];
             counts.push(PageCounts {
                 page: entry.path.clone(),
-                viewer_count: entry.tabs_per_user.len(),
+                viewer_count: entry.viewers.len(),
                 tab_count: entry.tabs.len(),
             });
         }
@@ -247,7 +255,7 @@ impl Shard {
         let page = Page {
             path: path.clone(),
             tabs: HashTable::new(),
-            tabs_per_user: HashMap::new(),
+            viewers: PageViewers::default(),
             earliest_deadline: deadline,
             version: Version::EMPTY,
         };
@@ -269,18 +277,17 @@ impl Shard {
 
     fn add_tab(&mut self, page: u32, hash: u64, mut tab: Tab, changes: &mut Changes) -> u32 {
         let entry = &mut self.pages[page as usize];
-        let count = entry.tabs_per_user.entry(tab.user.clone()).or_insert(0);
-        *count += 1;
-        if *count == 1 {
-            changes.events.push(PageEvent::Joined(tab.user.clone()));
-        }
         changes.changed = true;
         entry.earliest_deadline = entry.earliest_deadline.min(tab.deadline);
         let slot = slot_number(self.tabs.vacant_key());
         tab.queued_in = self.wheel.push(slot, tab.deadline);
+        let user = tab.user.clone();
         self.tabs.insert(tab);
         let (tabs, hasher) = (&self.tabs, &self.hasher);
         entry.tabs.insert_unique(hash, slot, |&slot| tabs[slot as usize].hash(hasher));
+        if entry.viewers.tab_added(&user, slot, |slot| times(tabs, slot)) {
+            changes.events.push(PageEvent::Joined(user));
+        }
         slot
     }
 
@@ -292,12 +299,9 @@ impl Shard {
             found.remove();
         }
         changes.changed = true;
-        if let Some(count) = entry.tabs_per_user.get_mut(&tab.user) {
-            *count -= 1;
-            if *count == 0 {
-                entry.tabs_per_user.remove(&tab.user);
-                changes.events.push(PageEvent::Left(tab.user));
-            }
+        let tabs = &self.tabs;
+        if entry.viewers.tab_removed(&tab.user, slot, |slot| times(tabs, slot)) {
+            changes.events.push(PageEvent::Left(tab.user));
         }
     }
 
@@ -331,7 +335,7 @@ impl Shard {
             return entry.version;
         }
         entry.version = Version(cx.versions.fetch_add(1, Ordering::Relaxed) + 1);
-        let viewer_count = entry.tabs_per_user.len();
+        let viewer_count = entry.viewers.len();
         let path = entry.path.clone();
         let version = if entry.tabs.is_empty() {
             self.pages.remove(page as usize);
@@ -355,6 +359,24 @@ impl Tab {
     fn hash(&self, hasher: &DefaultHashBuilder) -> u64 {
         hasher.hash_one((&self.user, &self.id))
     }
+}
+
+fn times(tabs: &Slab<Tab>, slot: u32) -> TabTimes {
+    let tab = &tabs[slot as usize];
+    TabTimes { joined_at: tab.joined_at, editing_since: tab.editing_since }
+}
+
+/// The page's viewers as the store answers them, in the order kept.
+fn viewer_presences(viewers: &PageViewers, clock: &Clock) -> Vec<ViewerPresence> {
+    viewers
+        .in_join_order()
+        .map(|(user, viewer)| ViewerPresence {
+            user: user.clone(),
+            tab_count: viewer.tab_count(),
+            joined_at: clock.wall(viewer.joined_at),
+            editing_since: viewer.editing_since.map(|at| clock.wall(at)),
+        })
+        .collect()
 }
 
 fn slot_number(key: usize) -> u32 {
