@@ -227,7 +227,9 @@ fn store(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("presence_of_100_tab_page");
     for r in &registries {
-        group.bench_function(&r.label, |b| b.to_async(&runtime).iter(|| r.store.presence(&r.tabs[r.next()].0)));
+        group.bench_function(&r.label, |b| {
+            b.to_async(&runtime).iter(|| r.store.presence(&r.tabs[r.next()].0, usize::MAX))
+        });
     }
     group.finish();
 
@@ -263,15 +265,15 @@ fn cached_snapshot<R>(
     runtime: &tokio::runtime::Runtime,
     directory: &Directory,
     registries: &[Registry],
-    answer: impl Fn(View<'_>) -> R + Copy,
+    answer: impl Fn(View) -> R + Copy,
 ) {
     let mut group = c.benchmark_group(name);
     for r in registries {
         let version = runtime.block_on(r.store.version(&r.snapshot_page)).unwrap();
         group.bench_function(&r.label, |b| {
             b.to_async(runtime).iter(|| async {
-                let built = r.snapshots.get(&r.store, directory, &r.snapshot_page, version).await.unwrap();
-                answer(built.view(&r.caller, LIMIT))
+                let page = &r.snapshot_page;
+                answer(r.snapshots.view(&r.store, directory, page, version, &r.caller, LIMIT).await.unwrap())
             })
         });
     }

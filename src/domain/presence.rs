@@ -43,10 +43,12 @@ impl Version {
     pub const EMPTY: Version = Version(0);
 }
 
-/// The live viewers of one page, ordered by `joined_at`, then user id.
+/// A page's live viewers (the first of them, as many as were asked for), ordered by
+/// `joined_at`, then user id, with the counts of all of them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PagePresence {
     pub viewers: Vec<ViewerPresence>,
+    pub viewer_count: usize,
     pub tab_count: usize,
     /// The viewer whose editing began earliest (then by id).
     pub editor: Option<UserId>,
@@ -77,7 +79,7 @@ pub fn aggregate<'a>(tabs: impl IntoIterator<Item = (&'a UserId, &'a TabState)>)
     viewers.sort_by(|a, b| (a.joined_at, &a.user).cmp(&(b.joined_at, &b.user)));
     let editor =
         viewers.iter().filter_map(|viewer| Some((viewer.editing_since?, &viewer.user))).min().map(|(_, u)| u.clone());
-    PagePresence { viewers, tab_count: tabs.len(), editor, version: Version::EMPTY }
+    PagePresence { viewer_count: viewers.len(), viewers, tab_count: tabs.len(), editor, version: Version::EMPTY }
 }
 
 /// A live page and how many viewers (users) and tabs it has.

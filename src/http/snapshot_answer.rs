@@ -1,8 +1,6 @@
 //! Answers a page's snapshot as JSON with an `ETag`, or 304 when the client has it already,
 //! or 204 with the tag alone when the client prefers `return=minimal`.
 
-use std::sync::Arc;
-
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
@@ -10,7 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
 use super::extract::{PREFERENCE_APPLIED, RETURN_MINIMAL};
 use crate::domain::{PagePath, UserId, Version};
 use crate::error::{ApiError, Result};
-use crate::snapshot::{Document, ETag};
+use crate::snapshot::ETag;
 use crate::state::AppState;
 
 /// Snapshots are per caller, and change without notice.
@@ -37,8 +35,11 @@ pub async fn respond(
     limit: usize,
     answer: Answer,
 ) -> Result<HttpResponse> {
-    let built = built(state, page, version).await?;
-    let view = built.view(caller, limit);
+    let view = state
+        .snapshots
+        .view(&*state.store, &state.directory, page, version, caller, limit)
+        .await
+        .map_err(ApiError::Unavailable)?;
     let etag = view.etag();
     if let Answer::TagOnly = answer {
         return Ok(tagged(StatusCode::NO_CONTENT, etag).insert_header((PREFERENCE_APPLIED, RETURN_MINIMAL)).finish());
@@ -47,10 +48,6 @@ pub async fn respond(
         return Ok(tagged(StatusCode::NOT_MODIFIED, etag).finish());
     }
     Ok(tagged(StatusCode::OK, etag).insert_header((header::CONTENT_TYPE, JSON)).body(view.body()))
-}
-
-async fn built(state: &AppState, page: &PagePath, version: Version) -> Result<Arc<Document>> {
-    state.snapshots.get(&*state.store, &state.directory, page, version).await.map_err(ApiError::Unavailable)
 }
 
 fn tagged(status: StatusCode, etag: ETag) -> HttpResponseBuilder {

@@ -1,24 +1,34 @@
 //! `SnapshotCache`: each page's snapshot written once per version and reused by every
 //! poll, heartbeat and stream until the page (or a viewer's profile) changes.
 //!
+//! On a big page (`COALESCE_FROM` viewers or more) a document serves the versions that come
+//! within `COALESCE_FOR` of it: every join there would otherwise write the whole page again.
+//! Such a snapshot may be that much behind the page, but the caller's own entry, which is
+//! then read for the request, never is (`openapi.yaml` says so).
+//!
 //! Tags come from the content, not from the version: versions differ between a restarted
 //! process and its predecessor, and profiles are cached per process, so only a digest of
 //! the document gives the same snapshot the same tag on every instance.
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use quick_cache::sync::Cache;
 
-use super::document::Document;
+use super::document::{Document, View};
 use super::wire::Timing;
 use crate::directory::Directory;
-use crate::domain::{PagePath, Version};
+use crate::domain::{PagePath, UserId, Version};
 use crate::store::PresenceStore;
 
 /// The most pages whose snapshots are kept; beyond, the least used are evicted.
 const MAX_CACHED_PAGES: usize = 50_000;
+/// Pages with this many viewers or more coalesce their versions...
+pub const COALESCE_FROM: usize = 1_000;
+/// ...into a snapshot at most this old, so a client sees at most four a second.
+pub const COALESCE_FOR: Duration = Duration::from_millis(250);
 
 pub struct SnapshotCache {
     documents: Cache<PagePath, Arc<Document>>,
@@ -39,17 +49,37 @@ impl SnapshotCache {
         version: Version,
     ) -> anyhow::Result<Arc<Document>> {
         let generation = directory.generation();
-        let cached = self.documents.get(page);
-        if let Some(document) = cached.filter(|d| d.version == version && d.generation == generation) {
+        let cached = self.documents.get(page).filter(|d| d.generation == generation);
+        if let Some(document) = cached.filter(|d| d.version == version || coalesces(d)) {
             return Ok(document);
         }
-        let presence = store.presence(page).await?;
+        let presence = store.presence(page, usize::MAX).await?;
         let profiles = directory.profiles(presence.viewers.iter().map(|viewer| &viewer.user)).await?;
         let document = Document::write(page, &presence, &profiles, self.timing, generation)
             .with_context(|| format!("writing the snapshot of page {page}"))?;
         let document = Arc::new(document);
         self.documents.insert(page.clone(), document.clone());
         Ok(document)
+    }
+
+    /// The page's snapshot at `version` as `caller` sees it, with at most `limit` viewers.
+    /// A coalesced snapshot gets the caller's own entry as it is now.
+    pub async fn view(
+        &self,
+        store: &dyn PresenceStore,
+        directory: &Directory,
+        page: &PagePath,
+        version: Version,
+        caller: &UserId,
+        limit: usize,
+    ) -> anyhow::Result<View> {
+        let document = self.get(store, directory, page, version).await?;
+        if !document.is_older_than(version) {
+            return Ok(document.view(caller, limit));
+        }
+        let Some(viewer) = store.viewer(page, caller).await? else { return Ok(document.view(caller, limit)) };
+        let profile = directory.profile(caller).await?;
+        document.view_with_own(limit, &viewer, &profile).context("writing the caller's own entry")
     }
 
     /// Forgets the snapshots of pages that are not live, so the memory of pages that emptied
@@ -59,11 +89,16 @@ impl SnapshotCache {
     }
 }
 
+/// Whether a document may stand for a later version of its page.
+fn coalesces(document: &Document) -> bool {
+    document.viewer_count >= COALESCE_FROM && document.written_at.elapsed() < COALESCE_FOR
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
 
-    use serde_json::Value;
+    use serde_json::{json, Value};
 
     use std::collections::HashMap;
 
@@ -131,5 +166,48 @@ mod tests {
             Arc::ptr_eq(&cache.get(&store, &directory, &page, version).await.unwrap(), &document),
             "the live one kept"
         );
+    }
+
+    /// A big page's snapshot stands for the versions of the next quarter second, with the
+    /// caller's own entry as it is now; a small page's never does.
+    #[tokio::test]
+    async fn a_big_page_coalesces_its_versions_but_never_the_callers_own_entry() {
+        let database = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", database.path().join("presence.db").display());
+        let directory = Directory::connect(&url).await.unwrap();
+        let store = MemoryStore::start(Duration::from_secs(60), Duration::from_secs(60), crate::store::TabLimits::NONE);
+        let cache = SnapshotCache::new(Timing { ttl_ms: 45_000, heartbeat_interval_ms: 15_000 });
+        let (big, small) = (PagePath::parse("/big").unwrap(), PagePath::parse("/small").unwrap());
+        let key = |user: &UserId| TabKey { user: user.clone(), tab: TabId::parse("t").unwrap() };
+        for i in 0..COALESCE_FROM {
+            store.join(&big, &key(&UserId::parse(&format!("u{i:04}")).unwrap()), None).await.unwrap();
+        }
+        let (early, late) = (UserId::parse("early").unwrap(), UserId::parse("late").unwrap());
+        store.join(&small, &key(&early), None).await.unwrap();
+        directory.profile(&late).await.unwrap();
+        let viewer_count = |view: &View| serde_json::from_slice::<Value>(&view.body()).unwrap()["viewerCount"].clone();
+        let version = store.version(&big).await.unwrap();
+        let first = cache.view(&store, &directory, &big, version, &early, 5).await.unwrap();
+        let version = store.version(&small).await.unwrap();
+        cache.view(&store, &directory, &small, version, &early, 5).await.unwrap();
+        // The clock stands still: no time passes between the two reads.
+        tokio::time::pause();
+
+        let version = store.join(&big, &key(&late), None).await.unwrap();
+        let view = cache.view(&store, &directory, &big, version, &late, 5).await.unwrap();
+        assert_eq!(viewer_count(&view), 1000, "the snapshot of a moment ago");
+        let body: Value = serde_json::from_slice(&view.body()).unwrap();
+        let viewers = body["viewers"].as_array().unwrap();
+        assert_eq!((viewers.len(), &viewers[4]["id"], &viewers[4]["isCurrentUser"]), (5, &json!("late"), &json!(true)));
+        assert_ne!(view.etag(), first.etag());
+
+        let version = store.join(&small, &key(&late), None).await.unwrap();
+        let view = cache.view(&store, &directory, &small, version, &early, 5).await.unwrap();
+        assert_eq!(viewer_count(&view), 2, "a small page is always current");
+
+        tokio::time::advance(COALESCE_FOR).await;
+        let version = store.version(&big).await.unwrap();
+        let view = cache.view(&store, &directory, &big, version, &late, 5).await.unwrap();
+        assert_eq!(viewer_count(&view), 1001, "a quarter second later, the page as it is");
     }
 }

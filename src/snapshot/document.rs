@@ -5,7 +5,8 @@
 //! listed, written in parts: the page path, each viewer (with where it lies), then the
 //! counts. Any other caller's body is a few slices of it (cut at its `limit`, its own viewer
 //! marked `isCurrentUser`), and its `ETag` a hash of the document's digest and what picks
-//! those slices: nothing is serialized per request.
+//! those slices: nothing is serialized per request, but the caller's own entry when the
+//! document is older than the page (see `SnapshotCache`).
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -13,11 +14,12 @@ use std::sync::Arc;
 
 use actix_web::web::Bytes;
 use serde::ser::Error as _;
+use tokio::time::Instant;
 use xxhash_rust::xxh3::xxh3_64;
 
 use super::etag::ETag;
 use super::wire::{Summary, Timing, Viewer};
-use crate::domain::{PagePath, PagePresence, Profile, UserId, Version};
+use crate::domain::{PagePath, PagePresence, Profile, UserId, Version, ViewerPresence};
 
 /// How a viewer's JSON ends for everyone but that user, and for that user.
 const OTHERS_VIEW_END: &[u8] = br#","isCurrentUser":false}"#;
@@ -27,6 +29,8 @@ pub struct Document {
     pub(super) version: Version,
     /// The directory's generation the profiles were read at.
     pub(super) generation: u64,
+    pub(super) written_at: Instant,
+    pub(super) viewer_count: usize,
     /// The snapshot as a caller who is not on the page sees it, every viewer listed.
     json: Bytes,
     /// Where the viewers' array starts in `json` (just after its `[`).
@@ -41,10 +45,21 @@ pub struct Document {
 
 /// A snapshot as one caller sees it: the first `shown` viewers, the caller's own always
 /// among them (in the last shown place when it comes later).
-pub struct View<'a> {
-    document: &'a Document,
+pub struct View {
+    document: Arc<Document>,
     shown: usize,
-    mine: Option<usize>,
+    mine: Mine,
+}
+
+/// Where the caller's own entry comes from.
+enum Mine {
+    /// The caller is not on the page.
+    Absent,
+    /// The document's viewer at this place, marked.
+    Place(usize),
+    /// Written for this request, as its own user sees it (the document is older than the
+    /// page), in place of the document's entry at `place`, if it has one.
+    Live { place: Option<usize>, json: Vec<u8> },
 }
 
 impl Document {
@@ -76,6 +91,8 @@ impl Document {
         Ok(Document {
             version: presence.version,
             generation,
+            written_at: Instant::now(),
+            viewer_count: presence.viewer_count,
             digest: xxh3_64(&json),
             json: json.into(),
             list_start,
@@ -84,9 +101,31 @@ impl Document {
         })
     }
 
-    /// The snapshot as `caller` sees it, with at most `limit` viewers.
-    pub fn view(&self, caller: &UserId, limit: usize) -> View<'_> {
-        View { document: self, shown: self.viewers.len().min(limit), mine: self.places.get(caller).copied() }
+    /// The snapshot as `caller` sees it, with at most `limit` viewers, the caller's entry
+    /// as the document has it.
+    pub fn view(self: &Arc<Self>, caller: &UserId, limit: usize) -> View {
+        let mine = self.places.get(caller).map_or(Mine::Absent, |&place| Mine::Place(place));
+        View { document: self.clone(), shown: self.viewers.len().min(limit), mine }
+    }
+
+    /// The same with the caller's entry as it is now, for a document older than the page.
+    pub fn view_with_own(
+        self: &Arc<Self>,
+        limit: usize,
+        viewer: &ViewerPresence,
+        profile: &Profile,
+    ) -> serde_json::Result<View> {
+        let mut view = self.view(&viewer.user, limit);
+        let mut json = Vec::with_capacity(192);
+        write_viewer(&mut json, &Viewer::new(viewer, Some(profile)))?;
+        json.truncate(json.len() - OTHERS_VIEW_END.len());
+        json.extend_from_slice(OWN_VIEW_END);
+        view.mine = Mine::Live { place: self.places.get(&viewer.user).copied(), json };
+        Ok(view)
+    }
+
+    pub fn is_older_than(&self, version: Version) -> bool {
+        self.version != version
     }
 
     /// Where the list of the first `count` viewers ends in `json`.
@@ -117,13 +156,18 @@ fn write_viewer(json: &mut Vec<u8>, viewer: &Viewer<'_>) -> serde_json::Result<(
     Ok(())
 }
 
-impl View<'_> {
+impl View {
     /// Changes exactly when this caller's body does, and is the same for the same body on
     /// every instance.
     pub fn etag(&self) -> ETag {
-        let mine = self.mine.map_or(u64::MAX, |place| place as u64);
-        let mut picked = [0; 24];
-        for (bytes, value) in picked.chunks_exact_mut(8).zip([self.document.digest, self.shown as u64, mine]) {
+        let (place, own) = match &self.mine {
+            Mine::Absent => (None, 0),
+            Mine::Place(place) => (Some(*place), 0),
+            Mine::Live { place, json } => (*place, xxh3_64(json)),
+        };
+        let place = place.map_or(u64::MAX, |place| place as u64);
+        let mut picked = [0; 32];
+        for (bytes, value) in picked.chunks_exact_mut(8).zip([self.document.digest, self.shown as u64, place, own]) {
             bytes.copy_from_slice(&value.to_le_bytes());
         }
         ETag::of(&picked)
@@ -132,25 +176,27 @@ impl View<'_> {
     /// The snapshot's JSON as this caller gets it: the shared document itself when the
     /// caller is not on the page and sees every viewer, else its slices copied once.
     pub fn body(&self) -> Bytes {
-        let document = self.document;
+        let document = &*self.document;
         let json = &document.json[..];
         let tail = &json[document.list_end(document.viewers.len())..];
-        match self.mine {
-            None if self.shown == document.viewers.len() => document.json.clone(),
-            None => [&json[..document.list_end(self.shown)], tail].concat().into(),
-            // Among the first: marked where it is.
-            Some(mine) if mine < self.shown => {
-                let [own, end] = document.own_view(mine);
-                let before = &json[..document.viewers[mine].start];
-                let after = &json[document.viewers[mine].end..document.list_end(self.shown)];
-                [before, own, end, after, tail].concat().into()
+        let (place, own): (Option<usize>, [&[u8]; 2]) = match &self.mine {
+            Mine::Absent if self.shown == document.viewers.len() => return document.json.clone(),
+            Mine::Absent => return [&json[..document.list_end(self.shown)], tail].concat().into(),
+            Mine::Place(place) => (Some(*place), document.own_view(*place)),
+            Mine::Live { place, json } => (*place, [json, b""]),
+        };
+        match place {
+            // Among the first: in its place.
+            Some(place) if place < self.shown => {
+                let before = &json[..document.viewers[place].start];
+                let after = &json[document.viewers[place].end..document.list_end(self.shown)];
+                [before, own[0], own[1], after, tail].concat().into()
             }
-            // Further on: it takes the last shown place.
-            Some(mine) => {
+            // Further on, or not in the document: it takes the last shown place.
+            _ => {
                 let kept = self.shown.saturating_sub(1);
                 let separator: &[u8] = if kept > 0 { b"," } else { b"" };
-                let [own, end] = document.own_view(mine);
-                [&json[..document.list_end(kept)], separator, own, end, tail].concat().into()
+                [&json[..document.list_end(kept)], separator, own[0], own[1], tail].concat().into()
             }
         }
     }

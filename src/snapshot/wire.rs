@@ -25,7 +25,7 @@ impl<'a> Summary<'a> {
     pub fn new(presence: &'a PagePresence, timing: Timing) -> Self {
         Summary {
             editor_user_id: presence.editor.as_ref().map(UserId::as_str),
-            viewer_count: presence.viewers.len(),
+            viewer_count: presence.viewer_count,
             tab_count: presence.tab_count,
             ttl_ms: timing.ttl_ms,
             heartbeat_interval_ms: timing.heartbeat_interval_ms,

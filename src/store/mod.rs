@@ -1,9 +1,9 @@
 //! The presence registry: which tabs of which users are live on which page.
 //!
 //! `PresenceStore` is the contract; `memory` keeps it in this process, `redis` in Redis,
-//! shared by every instance of a scaled-out deployment. Every store
-//! answers a page as a `PagePresence` built by `domain::aggregate`, so they cannot disagree
-//! on what a snapshot means. Stores also count: each live page's viewers and tabs, and each
+//! shared by every instance of a scaled-out deployment. Every store answers a page as a
+//! `PagePresence` (its viewers in join order, its counts and its editor), so they cannot
+//! disagree on what a snapshot means. Stores also count: each live page's viewers and tabs, and each
 //! page's `Peak`, which the stats sampler saves to SQL. Both enforce the same
 //! [`TabLimits`], so neither grows without bound.
 
@@ -13,7 +13,7 @@ pub mod redis;
 
 use async_trait::async_trait;
 
-use crate::domain::{PageCounts, PagePath, PagePresence, Peak, TabKey, UserId, Version};
+use crate::domain::{PageCounts, PagePath, PagePresence, Peak, TabKey, UserId, Version, ViewerPresence};
 use events::PageEvents;
 
 /// The most live tabs a store takes: per user (over all pages) and in all. Only a new tab
@@ -61,8 +61,12 @@ pub trait PresenceStore: Send + Sync + 'static {
     /// The page's version as it is now.
     async fn version(&self, page: &PagePath) -> anyhow::Result<Version>;
 
-    /// The page as it is now.
-    async fn presence(&self, page: &PagePath) -> anyhow::Result<PagePresence>;
+    /// The page as it is now, with its first `limit` viewers in join order (and exact counts
+    /// of all of them).
+    async fn presence(&self, page: &PagePath, limit: usize) -> anyhow::Result<PagePresence>;
+
+    /// One user on the page as it is now; `None` if the user has no live tab there.
+    async fn viewer(&self, page: &PagePath, user: &UserId) -> anyhow::Result<Option<ViewerPresence>>;
 
     /// Removes the expired tabs of every page (a tab may wait a fraction of a second past
     /// its deadline for this; reads drop it at once); answers how many it removed.

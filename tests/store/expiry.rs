@@ -29,10 +29,10 @@ async fn a_heartbeat_re_creates_an_expired_tab(backend: Backend) {
     let store = backend.open(SHORT, NEVER).await;
     let docs = page("/docs");
     store.join(&docs, &tab("alice", "t1"), None).await.unwrap();
-    let first = store.presence(&docs).await.unwrap().viewers.first().map(|viewer| viewer.joined_at);
+    let first = store.presence(&docs, usize::MAX).await.unwrap().viewers.first().map(|viewer| viewer.joined_at);
     assert!(eventually(PATIENCE, || async { users(&*store, &docs).await.is_empty() }).await, "alice expired");
     store.heartbeat(&docs, &tab("alice", "t1"), false).await.unwrap();
-    let healed = store.presence(&docs).await.unwrap();
+    let healed = store.presence(&docs, usize::MAX).await.unwrap();
     assert_eq!(healed.viewers.len(), 1);
     // `first` is `None` only on a machine slow enough to let the tab expire at once.
     assert!(first.is_none_or(|first| healed.viewers[0].joined_at > first), "a new tab, a new joinedAt");

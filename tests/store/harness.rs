@@ -100,7 +100,7 @@ pub fn tab(user_id: &str, tab: &str) -> TabKey {
 
 /// The page's viewers as (id, tab count), in order.
 pub async fn users(store: &dyn PresenceStore, page: &PagePath) -> Vec<(String, u32)> {
-    let presence = store.presence(page).await.unwrap();
+    let presence = store.presence(page, usize::MAX).await.unwrap();
     presence.viewers.iter().map(|v| (v.user.to_string(), v.tab_count)).collect()
 }
 

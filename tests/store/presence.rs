@@ -18,7 +18,7 @@ async fn join_heartbeat_and_leave(backend: Backend) {
     store.join(&docs, &tab("alice", "t2"), None).await.unwrap();
     let joined = store.join(&docs, &tab("bob", "t1"), None).await.unwrap();
     assert_eq!(users(&*store, &docs).await, [("alice".into(), 2), ("bob".into(), 1)]);
-    assert_eq!(store.presence(&docs).await.unwrap().tab_count, 3);
+    assert_eq!(store.presence(&docs, usize::MAX).await.unwrap().tab_count, 3);
     assert_eq!(store.heartbeat(&docs, &tab("bob", "t1"), false).await.unwrap(), joined, "a refresh changes nothing");
     assert_eq!(store.leave(&docs, &tab("mallory", "t1")).await.unwrap(), joined, "same tab id, other user");
 
@@ -27,7 +27,7 @@ async fn join_heartbeat_and_leave(backend: Backend) {
     store.leave(&docs, &tab("alice", "t2")).await.unwrap();
     assert_eq!(store.leave(&docs, &tab("bob", "t1")).await.unwrap(), Version::EMPTY);
     assert_eq!(store.leave(&docs, &tab("bob", "t1")).await.unwrap(), Version::EMPTY, "leaving twice is fine");
-    let empty = store.presence(&docs).await.unwrap();
+    let empty = store.presence(&docs, usize::MAX).await.unwrap();
     assert_eq!((empty.viewers.len(), empty.tab_count, empty.version), (0, 0, Version::EMPTY));
     assert!(counts(&*store).await.is_empty());
 }
@@ -36,19 +36,19 @@ async fn a_second_join_keeps_joined_at(backend: Backend) {
     let store = backend.open(LONG, NEVER).await;
     let docs = page("/docs");
     store.join(&docs, &tab("alice", "t1"), None).await.unwrap();
-    let first = store.presence(&docs).await.unwrap().viewers[0].joined_at;
+    let first = store.presence(&docs, usize::MAX).await.unwrap().viewers[0].joined_at;
     store.join(&docs, &tab("alice", "t1"), None).await.unwrap();
     store.heartbeat(&docs, &tab("alice", "t1"), true).await.unwrap();
-    assert_eq!(store.presence(&docs).await.unwrap().viewers[0].joined_at, first);
+    assert_eq!(store.presence(&docs, usize::MAX).await.unwrap().viewers[0].joined_at, first);
     store.join(&docs, &tab("alice", "t2"), None).await.unwrap();
-    let viewer = &store.presence(&docs).await.unwrap().viewers[0];
+    let viewer = &store.presence(&docs, usize::MAX).await.unwrap().viewers[0];
     assert_eq!((viewer.tab_count, viewer.joined_at), (2, first), "a viewer joined with their earliest tab");
 }
 
 async fn the_earliest_editor_is_the_editor(backend: Backend) {
     let store = backend.open(LONG, NEVER).await;
     let docs = page("/docs");
-    let editor = || async { store.presence(&docs).await.unwrap().editor.map(|user| user.to_string()) };
+    let editor = || async { store.presence(&docs, usize::MAX).await.unwrap().editor.map(|user| user.to_string()) };
     store.heartbeat(&docs, &tab("bob", "t1"), true).await.unwrap();
     store.heartbeat(&docs, &tab("alice", "t1"), true).await.unwrap();
     store.heartbeat(&docs, &tab("bob", "t1"), true).await.unwrap();
@@ -57,7 +57,7 @@ async fn the_earliest_editor_is_the_editor(backend: Backend) {
     assert_eq!(editor().await.as_deref(), Some("bob"), "a join without isEditing keeps it");
     store.join(&docs, &tab("bob", "t1"), Some(false)).await.unwrap();
     assert_eq!(editor().await.as_deref(), Some("alice"), "a join with isEditing sets it");
-    let presence = store.presence(&docs).await.unwrap();
+    let presence = store.presence(&docs, usize::MAX).await.unwrap();
     let editing: Vec<bool> = presence.viewers.iter().map(|v| v.editing_since.is_some()).collect();
     assert_eq!(editing, [false, true], "bob joined first and stopped editing");
     store.heartbeat(&docs, &tab("alice", "t1"), false).await.unwrap();

@@ -53,7 +53,7 @@ async fn counts_never_go_negative(backend: Backend) {
     store.leave(&docs, &tab("alice", "t1")).await.unwrap();
     store.leave(&docs, &tab("alice", "t1")).await.unwrap();
     store.leave(&docs, &tab("bob", "t1")).await.unwrap();
-    let empty = store.presence(&docs).await.unwrap();
+    let empty = store.presence(&docs, usize::MAX).await.unwrap();
     assert_eq!((empty.viewers.len(), empty.tab_count), (0, 0));
     store.join(&docs, &tab("bob", "t1"), None).await.unwrap();
     assert_eq!(counts(&*store).await, [("/docs".into(), 1, 1)], "extra leaves were not held against the page");

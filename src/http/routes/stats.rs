@@ -68,9 +68,9 @@ async fn stats(req: HttpRequest, user: CurrentUser, state: web::Data<AppState>) 
     let now = SystemTime::now();
     // Counts first, then the store's peak, then the saved one: a peak is never below the
     // counts read before it, and the store forgets a peak only once it is saved.
-    let presence = state.store.presence(&query.page).await.map_err(ApiError::Unavailable)?;
+    let presence = state.store.presence(&query.page, 0).await.map_err(ApiError::Unavailable)?;
     let counts =
-        PageCounts { page: query.page.clone(), viewer_count: presence.viewers.len(), tab_count: presence.tab_count };
+        PageCounts { page: query.page.clone(), viewer_count: presence.viewer_count, tab_count: presence.tab_count };
     let live_peak = state.store.peak(&query.page).await.map_err(ApiError::Unavailable)?;
     let saved_peak = state.directory.saved_peak(&query.page).await.map_err(ApiError::Unavailable)?;
     let since = now.checked_sub(Duration::from_secs(60) * query.minutes as u32).unwrap_or(UNIX_EPOCH);

@@ -18,7 +18,7 @@ use crate::http::extract::CurrentUser;
 use crate::http::extract::PageQuery;
 use crate::limits::StreamSlot;
 use crate::metrics::{OpenStream, StoreOperation};
-use crate::snapshot::{Document, Person, View};
+use crate::snapshot::{Person, View};
 use crate::state::AppState;
 use crate::store::events::PageEvent;
 
@@ -42,7 +42,7 @@ async fn stream(user: CurrentUser, query: PageQuery, state: web::Data<AppState>)
     })?;
     // Subscribe before the first read, so no change between the two is missed.
     let events = state.store.events().subscribe(&query.page);
-    let first = latest(&state, &query).await?;
+    let first = latest(&state, &query, &user.0).await?;
     let (sender, mut receiver) = mpsc::channel::<Bytes>(16);
     let open = state.metrics.stream_opened();
     let watch = Watch { state: state.into_inner(), query, caller: user.0, sender, _slot: slot, _open: open };
@@ -58,9 +58,12 @@ async fn stream(user: CurrentUser, query: PageQuery, state: web::Data<AppState>)
         .streaming(body))
 }
 
-async fn latest(state: &AppState, query: &PageQuery) -> Result<Arc<Document>> {
+/// The page's snapshot as it is now, as `caller` sees it.
+async fn latest(state: &AppState, query: &PageQuery, caller: &UserId) -> Result<View> {
     let version = state.store.version(&query.page).await.map_err(ApiError::Unavailable)?;
-    state.snapshots.get(&*state.store, &state.directory, &query.page, version).await.map_err(ApiError::Unavailable)
+    let (store, directory) = (&*state.store, &state.directory);
+    let view = state.snapshots.view(store, directory, &query.page, version, caller, query.limit).await;
+    view.map_err(ApiError::Unavailable)
 }
 
 /// One client's stream: forwards the page's events until the client goes away.
@@ -76,8 +79,7 @@ struct Watch {
 }
 
 impl Watch {
-    async fn run(self, mut events: broadcast::Receiver<PageEvent>, first: Arc<Document>) {
-        let view = first.view(&self.caller, self.query.limit);
+    async fn run(self, mut events: broadcast::Receiver<PageEvent>, view: View) {
         let mut last_etag = view.etag();
         let opening = format!("retry: {RECONNECT_MS}\n\n");
         if !self.send(opening).await || !self.send(snapshot_event(&view)).await {
@@ -106,9 +108,8 @@ impl Watch {
                 () = sleep_until(flush_at.unwrap_or_else(Instant::now)), if flush_at.is_some() => {
                     flush_at = None;
                     last_sent = Instant::now();
-                    match latest(&self.state, &self.query).await {
-                        Ok(built) => {
-                            let view = built.view(&self.caller, self.query.limit);
+                    match latest(&self.state, &self.query, &self.caller).await {
+                        Ok(view) => {
                             if view.etag() == last_etag {
                                 true
                             } else {
@@ -146,6 +147,6 @@ impl Watch {
 
 /// A snapshot, with its `ETag` as the event's id: a client whose heartbeat answers another
 /// tag can tell that its stream is behind.
-fn snapshot_event(view: &View<'_>) -> String {
+fn snapshot_event(view: &View) -> String {
     format!("id: {}\nevent: snapshot\ndata: {}\n\n", view.etag(), String::from_utf8_lossy(&view.body()))
 }

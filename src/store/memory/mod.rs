@@ -25,7 +25,7 @@ use parking_lot::{Mutex, MutexGuard};
 
 use super::events::PageEvents;
 use super::{PresenceStore, TabLimits, TouchError};
-use crate::domain::{PageCounts, PagePath, PagePresence, Peak, TabKey, Version};
+use crate::domain::{PageCounts, PagePath, PagePresence, Peak, TabKey, UserId, Version, ViewerPresence};
 use clock::Clock;
 use quota::Quota;
 use shard::{Context, Editing, Shard};
@@ -158,9 +158,14 @@ impl PresenceStore for MemoryStore {
         Ok(self.shared.shard(page).version(page, &cx))
     }
 
-    async fn presence(&self, page: &PagePath) -> anyhow::Result<PagePresence> {
+    async fn presence(&self, page: &PagePath, limit: usize) -> anyhow::Result<PagePresence> {
         let cx = self.shared.context();
-        Ok(self.shared.shard(page).presence(page, &cx))
+        Ok(self.shared.shard(page).presence(page, limit, &cx))
+    }
+
+    async fn viewer(&self, page: &PagePath, user: &UserId) -> anyhow::Result<Option<ViewerPresence>> {
+        let cx = self.shared.context();
+        Ok(self.shared.shard(page).viewer(page, user, &cx))
     }
 
     async fn sweep(&self) -> anyhow::Result<usize> {
@@ -213,7 +218,7 @@ mod tests {
     }
 
     async fn users(store: &MemoryStore, page: &PagePath) -> Vec<(String, u32)> {
-        let presence = store.presence(page).await.unwrap();
+        let presence = store.presence(page, usize::MAX).await.unwrap();
         presence.viewers.iter().map(|v| (v.user.to_string(), v.tab_count)).collect()
     }
 

@@ -17,7 +17,7 @@ use super::clock::{Clock, Ticks};
 use super::compact_tab_id::CompactTabId;
 use super::peaks::Peaks;
 use super::quota::Quota;
-use super::viewers::{PageViewers, TabTimes};
+use super::viewers::{PageViewers, TabTimes, Viewer};
 use super::wheel::{Bucket, Wheel};
 use crate::domain::{PageCounts, PagePresence, Peak, TabKey, Version, ViewerPresence};
 use crate::domain::{PagePath, UserId};
@@ -151,19 +151,34 @@ impl Shard {
         self.commit(page, changes, cx)
     }
 
-    /// The page after lazy expiry: its viewers in join order, read from the order kept, and
-    /// its counts.
-    pub fn presence(&mut self, path: &PagePath, cx: &Context) -> PagePresence {
+    /// The page after lazy expiry: its first `limit` viewers in join order, read from the
+    /// order kept, and its counts.
+    pub fn presence(&mut self, path: &PagePath, limit: usize, cx: &Context) -> PagePresence {
         let Some(&page) = self.page_slots.get(path) else { return PagePresence::default() };
         let mut changes = Changes::default();
         self.purge(page, cx, &mut changes);
-        let (viewers, tab_count, editor) = match self.pages.get(page as usize) {
-            Some(entry) => {
-                (viewer_presences(&entry.viewers, cx.clock), entry.tabs.len(), entry.viewers.editor().cloned())
-            }
-            None => (Vec::new(), 0, None),
+        let mut presence = match self.pages.get(page as usize) {
+            Some(entry) => PagePresence {
+                viewers: entry.viewers.in_join_order().take(limit).map(|v| viewer_presence(v, cx.clock)).collect(),
+                viewer_count: entry.viewers.len(),
+                tab_count: entry.tabs.len(),
+                editor: entry.viewers.editor().cloned(),
+                version: Version::EMPTY,
+            },
+            None => PagePresence::default(),
         };
-        PagePresence { viewers, tab_count, editor, version: self.commit(page, changes, cx) }
+        presence.version = self.commit(page, changes, cx);
+        presence
+    }
+
+    /// One user on the page, after lazy expiry.
+    pub fn viewer(&mut self, path: &PagePath, user: &UserId, cx: &Context) -> Option<ViewerPresence> {
+        let &page = self.page_slots.get(path)?;
+        let mut changes = Changes::default();
+        self.purge(page, cx, &mut changes);
+        let viewer = self.pages.get(page as usize)?.viewers.get(user).map(|v| viewer_presence(v, cx.clock));
+        self.commit(page, changes, cx);
+        viewer
     }
 
     /// Removes up to about `max` expired tabs, committing each page they were on once.
@@ -366,17 +381,14 @@ fn times(tabs: &Slab<Tab>, slot: u32) -> TabTimes {
     TabTimes { joined_at: tab.joined_at, editing_since: tab.editing_since }
 }
 
-/// The page's viewers as the store answers them, in the order kept.
-fn viewer_presences(viewers: &PageViewers, clock: &Clock) -> Vec<ViewerPresence> {
-    viewers
-        .in_join_order()
-        .map(|(user, viewer)| ViewerPresence {
-            user: user.clone(),
-            tab_count: viewer.tab_count(),
-            joined_at: clock.wall(viewer.joined_at),
-            editing_since: viewer.editing_since.map(|at| clock.wall(at)),
-        })
-        .collect()
+/// A viewer as the store answers it.
+fn viewer_presence((user, viewer): (&UserId, &Viewer), clock: &Clock) -> ViewerPresence {
+    ViewerPresence {
+        user: user.clone(),
+        tab_count: viewer.tab_count(),
+        joined_at: clock.wall(viewer.joined_at),
+        editing_since: viewer.editing_since.map(|at| clock.wall(at)),
+    }
 }
 
 fn slot_number(key: usize) -> u32 {

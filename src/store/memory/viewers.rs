@@ -90,6 +90,10 @@ impl PageViewers {
         self.index(user, new.0, new.1);
     }
 
+    pub fn get(&self, user: &UserId) -> Option<(&UserId, &Viewer)> {
+        self.by_user.get_key_value(user)
+    }
+
     pub fn len(&self) -> usize {
         self.by_user.len()
     }

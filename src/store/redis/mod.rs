@@ -61,7 +61,9 @@ use redis::{AsyncCommands, Client, IntoConnectionInfo, ProtocolVersion};
 
 use super::events::PageEvents;
 use super::{PresenceStore, TabLimits, TouchError};
-use crate::domain::{aggregate, PageCounts, PagePath, PagePresence, Peak, TabKey, TabState, UserId, Version};
+use crate::domain::{
+    aggregate, PageCounts, PagePath, PagePresence, Peak, TabKey, TabState, UserId, Version, ViewerPresence,
+};
 use keys::{Keys, META_PEAK, META_PEAK_AT, META_SAVED};
 use script::{Op, Scripts};
 
@@ -148,7 +150,8 @@ impl PresenceStore for RedisStore {
         Ok(self.shared.run(page, Op::Read).await?.version)
     }
 
-    async fn presence(&self, page: &PagePath) -> anyhow::Result<PagePresence> {
+    // Reads the whole page and cuts it: Redis keeps no order of its viewers yet.
+    async fn presence(&self, page: &PagePath, limit: usize) -> anyhow::Result<PagePresence> {
         let answer = self.shared.run(page, Op::Presence).await?;
         let tabs: Vec<(UserId, TabState)> = answer
             .tabs
@@ -163,7 +166,13 @@ impl PresenceStore for RedisStore {
             .collect();
         let mut presence = aggregate(tabs.iter().map(|(user, tab)| (user, tab)));
         presence.version = answer.version;
+        presence.viewers.truncate(limit);
         Ok(presence)
+    }
+
+    async fn viewer(&self, page: &PagePath, user: &UserId) -> anyhow::Result<Option<ViewerPresence>> {
+        let presence = self.presence(page, usize::MAX).await?;
+        Ok(presence.viewers.into_iter().find(|viewer| viewer.user == *user))
     }
 
     async fn sweep(&self) -> anyhow::Result<usize> {
