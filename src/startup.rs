@@ -4,9 +4,10 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::cookie::Key;
-use actix_web::dev::Server;
+use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::{from_fn, Condition, ErrorHandlers};
 use actix_web::{web, App, HttpServer};
 use anyhow::{ensure, Context};
@@ -66,11 +67,29 @@ impl Application {
         self.state.clone()
     }
 
-    /// Serves until SIGINT or SIGTERM, then finishes the requests in flight.
+    /// The server's handle, for tests that run the app in-process: its `stop(true)` stops
+    /// the server gracefully, as SIGTERM would.
+    pub fn server_handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGINT or SIGTERM (or a stop through [`Application::server_handle`]),
+    /// finishes the requests in flight, then writes every profile still queued. An app
+    /// dropped without a stop writes nothing more and waits for nothing.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        // No request is left to save a profile: what is queued now is all there is.
+        match self.state.directory.flush(FLUSH_ON_STOP).await {
+            Ok(()) => tracing::info!("every saved profile is written"),
+            Err(error) => tracing::error!(error = format!("{error:#}"), "saved profiles are lost"),
+        }
+        served
     }
 }
+
+/// How long a stop waits for the queued profiles to be written: the database may be down,
+/// and a stop must end.
+const FLUSH_ON_STOP: Duration = Duration::from_secs(15);
 
 /// Refuses settings that cannot work together.
 fn check(settings: &Settings) -> anyhow::Result<()> {
@@ -174,6 +193,6 @@ fn serve(
 }
 
 /// A duration in whole milliseconds, as the snapshot tells it to clients.
-fn millis(duration: std::time::Duration) -> u64 {
+fn millis(duration: Duration) -> u64 {
     duration.as_millis().try_into().unwrap_or(u64::MAX)
 }

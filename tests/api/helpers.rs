@@ -3,6 +3,7 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
+use actix_web::dev::ServerHandle;
 use presence::auth::mint;
 use presence::configuration::Settings;
 use presence::domain::{Profile, UserId};
@@ -11,6 +12,7 @@ use presence::telemetry;
 use reqwest::{Method, RequestBuilder, Response};
 use secrecy::SecretString;
 use serde_json::{json, Value};
+use tokio::task::JoinHandle;
 
 pub use crate::common::eventually;
 
@@ -26,6 +28,8 @@ pub struct TestApp {
     pub address: String,
     pub settings: Settings,
     pub state: actix_web::web::Data<presence::state::AppState>,
+    server: ServerHandle,
+    running: Option<JoinHandle<std::io::Result<()>>>,
     _database_dir: tempfile::TempDir,
 }
 
@@ -59,8 +63,9 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let application = Application::build(settings.clone()).await.expect("the app builds");
     let address = format!("http://127.0.0.1:{}", application.port());
     let state = application.state();
-    tokio::spawn(application.run_until_stopped());
-    TestApp { address, settings, state, _database_dir: database_dir }
+    let server = application.server_handle();
+    let running = Some(tokio::spawn(application.run_until_stopped()));
+    TestApp { address, settings, state, server, running, _database_dir: database_dir }
 }
 
 /// A new, empty database: on the Postgres server of `PRESENCE_TEST_DATABASE_URL` when it
@@ -74,6 +79,14 @@ fn fresh_database_url(dir: &tempfile::TempDir) -> String {
 }
 
 impl TestApp {
+    /// Stops the app as SIGTERM would, and waits until `run_until_stopped` has returned
+    /// (it writes the queued profiles first). Its database stays, for the test to read.
+    pub async fn stop(&mut self) {
+        self.server.stop(true).await;
+        let running = self.running.take().expect("the app is running");
+        running.await.expect("run_until_stopped did not panic").expect("the server ran");
+    }
+
     /// A caller with an empty cookie jar and no token.
     pub fn anonymous(&self) -> Caller {
         Caller {

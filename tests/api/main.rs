@@ -14,6 +14,7 @@ mod limits;
 mod list;
 mod metrics;
 mod openapi;
+mod profiles;
 mod redis_mode;
 mod security_doc;
 mod session;

@@ -11,9 +11,9 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// The caller, from `Authorization: Bearer <jwt>` if the request has one, else from the
-/// session cookie. A bearer token's profile is written to the directory, so a client that
-/// never opens a session still shows up with its name. Each request counts against the
-/// user's rate limit.
+/// session cookie. A bearer token's profile is saved to the directory (written to SQL
+/// behind the request), so a client that never opens a session still shows up with its
+/// name. Each request counts against the user's rate limit.
 #[derive(Debug, Clone)]
 pub struct CurrentUser(pub UserId);
 

@@ -68,7 +68,8 @@ async fn dev_sign_in(
 }
 
 async fn open_session(profile: Profile, session: &TypedSession, state: &AppState) -> Result<HttpResponse> {
-    let profile = state.save_profile(profile).await?;
+    // Waits for the write, unlike a bearer request: a sign-in is answered once it is stored.
+    let profile = state.save_profile_and_wait(profile).await?;
     session.sign_in(&profile.id).map_err(|e| ApiError::Internal(e.into()))?;
     tracing::info!(user = %profile.id, "session opened");
     Ok(HttpResponse::Ok().json(UserResponse { user: &profile }))
