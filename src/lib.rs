@@ -22,8 +22,9 @@
 //! - [`snapshot`]: the wire shape of a page's presence, written once per version, cut per
 //!   caller, and tagged.
 //! - [`metrics`]: the Prometheus metrics, one registry per app.
-//! - [`tasks`]: the background tasks: the stats sampler, the profile sync, forgetting
-//!   idle rate-limit keys; [`periodic`] is the loop they (and the stores' sweeps) run on.
+//! - [`tasks`]: the background tasks: the stats sampler, the profile writer and sync,
+//!   forgetting idle rate-limit keys; [`periodic`] is the loop they (and the stores'
+//!   sweeps) run on.
 //! - [`store`]: the `PresenceStore` trait and its two registries, `memory` (this process)
 //!   and `redis` (shared by every instance), with the page events live updates follow.
 //! - [`directory`]: user profiles and viewer stats in SQL (sqlx, `migrations/`).

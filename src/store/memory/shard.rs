@@ -17,7 +17,7 @@ use super::clock::{Clock, Ticks};
 use super::compact_tab_id::CompactTabId;
 use super::peaks::Peaks;
 use super::quota::Quota;
-use super::viewers::{PageViewers, TabTimes, Viewer};
+use super::viewers::{PageViewers, TabTimes};
 use super::wheel::{Bucket, Wheel};
 use crate::domain::{PageCounts, PagePresence, Peak, TabKey, Version, ViewerPresence};
 use crate::domain::{PagePath, UserId};
@@ -145,40 +145,26 @@ impl Shard {
 
     /// The page's version after lazy expiry.
     pub fn version(&mut self, path: &PagePath, cx: &Context) -> Version {
-        let Some(&page) = self.page_slots.get(path) else { return Version::EMPTY };
-        let mut changes = Changes::default();
-        self.purge(page, cx, &mut changes);
-        self.commit(page, changes, cx)
+        self.read(path, cx, |_| ()).map_or(Version::EMPTY, |((), version)| version)
     }
 
     /// The page after lazy expiry: its first `limit` viewers in join order, read from the
     /// order kept, and its counts.
     pub fn presence(&mut self, path: &PagePath, limit: usize, cx: &Context) -> PagePresence {
-        let Some(&page) = self.page_slots.get(path) else { return PagePresence::default() };
-        let mut changes = Changes::default();
-        self.purge(page, cx, &mut changes);
-        let mut presence = match self.pages.get(page as usize) {
-            Some(entry) => PagePresence {
-                viewers: entry.viewers.in_join_order().take(limit).map(|v| viewer_presence(v, cx.clock)).collect(),
-                viewer_count: entry.viewers.len(),
-                tab_count: entry.tabs.len(),
-                editor: entry.viewers.editor().cloned(),
-                version: Version::EMPTY,
-            },
-            None => PagePresence::default(),
-        };
-        presence.version = self.commit(page, changes, cx);
-        presence
+        let read = self.read(path, cx, |entry| PagePresence {
+            viewers: entry.viewers.in_join_order().take(limit).map(|(user, v)| v.presence(user, cx.clock)).collect(),
+            viewer_count: entry.viewers.len(),
+            tab_count: entry.tabs.len(),
+            editor: entry.viewers.editor().cloned(),
+            version: Version::EMPTY,
+        });
+        read.map_or_else(PagePresence::default, |(presence, version)| PagePresence { version, ..presence })
     }
 
     /// One user on the page, after lazy expiry.
     pub fn viewer(&mut self, path: &PagePath, user: &UserId, cx: &Context) -> Option<ViewerPresence> {
-        let &page = self.page_slots.get(path)?;
-        let mut changes = Changes::default();
-        self.purge(page, cx, &mut changes);
-        let viewer = self.pages.get(page as usize)?.viewers.get(user).map(|v| viewer_presence(v, cx.clock));
-        self.commit(page, changes, cx);
-        viewer
+        let read = |entry: &Page| entry.viewers.get(user).map(|(user, v)| v.presence(user, cx.clock));
+        self.read(path, cx, read)?.0
     }
 
     /// Removes up to about `max` expired tabs, committing each page they were on once.
@@ -320,6 +306,16 @@ impl Shard {
         }
     }
 
+    /// Reads the page after lazy expiry, and answers its version then; `None` if it has
+    /// no tabs.
+    fn read<T>(&mut self, path: &PagePath, cx: &Context, read: impl FnOnce(&Page) -> T) -> Option<(T, Version)> {
+        let &page = self.page_slots.get(path)?;
+        let mut changes = Changes::default();
+        self.purge(page, cx, &mut changes);
+        let value = read(&self.pages[page as usize]);
+        Some((value, self.commit(page, changes, cx)))
+    }
+
     /// Lazy expiry: drops the page's expired tabs.
     fn purge(&mut self, page: u32, cx: &Context, changes: &mut Changes) {
         let now = cx.now;
@@ -379,16 +375,6 @@ impl Tab {
 fn times(tabs: &Slab<Tab>, slot: u32) -> TabTimes {
     let tab = &tabs[slot as usize];
     TabTimes { joined_at: tab.joined_at, editing_since: tab.editing_since }
-}
-
-/// A viewer as the store answers it.
-fn viewer_presence((user, viewer): (&UserId, &Viewer), clock: &Clock) -> ViewerPresence {
-    ViewerPresence {
-        user: user.clone(),
-        tab_count: viewer.tab_count(),
-        joined_at: clock.wall(viewer.joined_at),
-        editing_since: viewer.editing_since.map(|at| clock.wall(at)),
-    }
 }
 
 fn slot_number(key: usize) -> u32 {

@@ -8,8 +8,8 @@ use std::collections::BTreeSet;
 
 use hashbrown::HashMap;
 
-use super::clock::Ticks;
-use crate::domain::UserId;
+use super::clock::{Clock, Ticks};
+use crate::domain::{UserId, ViewerPresence};
 
 /// When a tab joined and began editing: what a viewer is folded from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,8 +29,14 @@ pub struct Viewer {
 }
 
 impl Viewer {
-    pub fn tab_count(&self) -> u32 {
-        u32::try_from(self.tabs.len()).unwrap_or(u32::MAX)
+    /// The viewer as the store answers it.
+    pub fn presence(&self, user: &UserId, clock: &Clock) -> ViewerPresence {
+        ViewerPresence {
+            user: user.clone(),
+            tab_count: u32::try_from(self.tabs.len()).unwrap_or(u32::MAX),
+            joined_at: clock.wall(self.joined_at),
+            editing_since: self.editing_since.map(|at| clock.wall(at)),
+        }
     }
 }
 
