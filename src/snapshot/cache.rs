@@ -3,7 +3,8 @@
 //!
 //! On a big page (`COALESCE_FROM` viewers or more) a document serves the versions that come
 //! within `COALESCE_FOR` of it: every join there would otherwise write the whole page again.
-//! Such a snapshot may be that much behind the page, but the caller's own entry, which is
+//! Such a snapshot may be that much behind the page (and its viewers' profiles: a broadcast
+//! that starts brings a new profile with every join), but the caller's own entry, which is
 //! then read for the request, never is (`openapi.yaml` says so).
 //!
 //! Tags come from the content, not from the version: versions differ between a restarted
@@ -49,8 +50,8 @@ impl SnapshotCache {
         version: Version,
     ) -> anyhow::Result<Arc<Document>> {
         let generation = directory.generation();
-        let cached = self.documents.get(page).filter(|d| d.generation == generation);
-        if let Some(document) = cached.filter(|d| d.version == version || coalesces(d)) {
+        let cached = self.documents.get(page);
+        if let Some(document) = cached.filter(|d| (d.version, d.generation) == (version, generation) || coalesces(d)) {
             return Ok(document);
         }
         let presence = store.presence(page, usize::MAX).await?;
