@@ -28,8 +28,9 @@ import threading
 import time
 from pathlib import Path
 
-from common import (CONNECTIONS, JWT_SECRET, LOAD_LUA, ROOT, THREADS, Client, Workspace, busy_seconds, compact,
-                    cpu_idle, log, machine, server_settings, stop_on_sigterm, write_report, write_requests, wrk)
+from common import (CONNECTIONS, JWT_SECRET, LOAD_LUA, ROOT, THREADS, Client, Workspace, add_cpu_figures,
+                    busy_seconds, compact, cpu_idle, log, machine, report_errors, server_settings, stop_on_sigterm,
+                    write_report, write_requests, wrk)
 
 SMALL = 100  # viewers a page in the small layout
 BIG_PAGE = "/big/live"
@@ -195,14 +196,9 @@ def wrk_once(server, requests, seconds):
     # Cut short: up to when wrk was stopped (about `seconds` after the start).
     last = max(ends) if figures["complete"] else min(starts, default=0) + figures["duration_us"] / 1e6
     figures["fill_s"] = max(last - min(starts, default=last), 1e-6)
-    capacity = elapsed * (os.cpu_count() or 1)
-    figures["server_cpu_us"] = server_cpu * 1e6 / max(figures["requests"], 1)
-    figures["client_cpu_us"] = client_cpu * 1e6 / max(figures["requests"], 1)
-    figures["other_cpu_share"] = max(machine_busy - server_cpu - client_cpu, 0) / capacity
-    figures["busy_share"] = min(machine_busy / capacity, 1.0)
+    add_cpu_figures(figures, elapsed, machine_busy, server_cpu, client_cpu)
     figures["command"] = shown
-    if figures["status_errors"] or figures["socket_errors"]:
-        log(f"  !! {figures['status_errors']} answers ≥ 400 and {figures['socket_errors']} socket errors")
+    report_errors(figures)
     log(f"  {sum(figures['sent_by_thread']):,} joins in {figures['fill_s']:.2f} s"
         f"{'' if figures['complete'] else ' (cut short)'}, p50 {figures['p50_us']} µs, p99 {figures['p99_us']} µs; "
         f"CPU µs a request: server {figures['server_cpu_us']:.0f}, wrk {figures['client_cpu_us']:.0f}; "

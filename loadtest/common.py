@@ -243,6 +243,21 @@ def write_requests(path, rows):
     return path
 
 
+
+def add_cpu_figures(figures, elapsed, machine_busy, server_cpu, client_cpu):
+    """CPU µs a request of the server and of wrk, and the share of the CPUs neither used:
+    other processes (the machine was not quiet)."""
+    figures["server_cpu_us"] = server_cpu * 1e6 / max(figures["requests"], 1)
+    figures["client_cpu_us"] = client_cpu * 1e6 / max(figures["requests"], 1)
+    capacity = elapsed * (os.cpu_count() or 1)
+    figures["other_cpu_share"] = max(machine_busy - server_cpu - client_cpu, 0) / capacity
+    figures["busy_share"] = min(machine_busy / capacity, 1.0)
+
+
+def report_errors(figures):
+    if figures["status_errors"] or figures["socket_errors"]:
+        log(f"  !! {figures['status_errors']} answers ≥ 400 and {figures['socket_errors']} socket errors")
+
 def wrk(server, requests, seconds, mode="cycle", profile=None, connections=CONNECTIONS):
     """One bounded wrk run of `load.lua` over a request file; answers its figures and the
     command. With `profile` (a path), `perf record` samples the server during the run."""
@@ -274,15 +289,9 @@ def wrk(server, requests, seconds, mode="cycle", profile=None, connections=CONNE
     figures = {k: int(v) for k, v in (field.split("=") for field in line.split()[1:])}
     figures["rps"] = figures["requests"] / (figures["duration_us"] / 1e6)
     figures["bytes_per_answer"] = figures["bytes"] / max(figures["requests"], 1)
-    figures["server_cpu_us"] = server_cpu * 1e6 / max(figures["requests"], 1)
-    figures["client_cpu_us"] = client_cpu * 1e6 / max(figures["requests"], 1)
-    # CPU time that neither the server nor wrk used: other processes (the machine was not quiet).
-    capacity = elapsed * (os.cpu_count() or 1)
-    figures["other_cpu_share"] = max(machine_busy - server_cpu - client_cpu, 0) / capacity
-    figures["busy_share"] = min(machine_busy / capacity, 1.0)
+    add_cpu_figures(figures, elapsed, machine_busy, server_cpu, client_cpu)
     figures["command"] = shown
-    if figures["status_errors"] or figures["socket_errors"]:
-        log(f"  !! {figures['status_errors']} answers ≥ 400 and {figures['socket_errors']} socket errors")
+    report_errors(figures)
     log(f"  {figures['rps']:,.0f} requests/s, p50 {figures['p50_us']} µs, p99 {figures['p99_us']} µs, "
         f"{figures['bytes_per_answer']:,.0f} bytes an answer; CPU µs a request: server "
         f"{figures['server_cpu_us']:.0f}, wrk {figures['client_cpu_us']:.0f}; CPUs {figures['busy_share']:.0%} busy, "

@@ -10,10 +10,5 @@
 #   (every option is loadtest/driver.py's: python3 loadtest/driver.py --help)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-need() { command -v "$1" > /dev/null || { echo "$1 is missing: $2" >&2; exit 1; }; }
-need wrk "apt-get install wrk"
-need python3 "apt-get install python3"
-need cargo "install Rust with rustup"
-
-cargo build --release --features bench-baseline --target-dir target/bench-baseline -q
+source loadtest/build.sh
 exec python3 loadtest/driver.py --bin target/bench-baseline/release/presence "$@"

@@ -1,6 +1,7 @@
 //! Each store against a model of the contract: random joins, heartbeats, leaves and edits
 //! (and, in the memory store, whose clock a test can move, expiries) must leave a page with
-//! the viewers, order, tab counts, editor and counts that the model says.
+//! the viewers, order, tab counts, editor and counts that the model says, and each user
+//! read alone (`viewer`) as the model has them.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -136,7 +137,14 @@ async fn check(store: &dyn PresenceStore, ops: &[Op], moves_clock: bool) -> Resu
         }
         model.apply(op);
         let presence = store.presence(&docs, usize::MAX).await.map_err(|e| TestCaseError::fail(e.to_string()))?;
-        prop_assert_eq!(observed(&presence), model.expected(), "after step {} ({:?})", step, op);
+        let expected = model.expected();
+        prop_assert_eq!(observed(&presence), expected.clone(), "after step {} ({:?})", step, op);
+        for user in 0..6 {
+            let viewer = store.viewer(&docs, &crate::harness::user(&name(user))).await.unwrap();
+            let viewer = viewer.map(|v| (v.user.to_string(), v.tab_count, v.editing_since.is_some()));
+            let listed = expected.0.iter().find(|(id, ..)| *id == name(user)).cloned();
+            prop_assert_eq!(viewer, listed, "viewer u{} after step {} ({:?})", user, step, op);
+        }
         // One millisecond between steps, so no two changes share a moment and join order
         // is decided by what came first, as in the model.
         if moves_clock {

@@ -92,6 +92,13 @@ pub(super) fn user_tab(page: &PagePath, tab: &TabId) -> String {
     format!("{}\n{}", page.as_str(), tab.as_str())
 }
 
+/// The page's fields (see [`tab_field`]) of the user's tabs that `members` (their `:tabs`)
+/// names on `page`.
+pub(super) fn user_tab_fields(members: &[String], page: &PagePath, user: &UserId) -> Vec<String> {
+    let on_page = |member: &String| Some(member.strip_prefix(page.as_str())?.strip_prefix('\n')?.to_owned());
+    members.iter().filter_map(on_page).map(|tab| format!("{tab}:{user}")).collect()
+}
+
 /// A page's peak as `:meta` keeps it: the viewer count and its time in µs, either of which
 /// may be missing.
 pub(super) fn peak(viewer_count: Option<usize>, at_us: Option<u64>) -> Option<Peak> {
@@ -143,6 +150,13 @@ mod tests {
 
     fn page(path: &str) -> PagePath {
         PagePath::parse(path).unwrap()
+    }
+
+    #[test]
+    fn a_users_tabs_name_their_fields_on_one_page() {
+        let members = ["/docs\nt1", "/docs/a\nt2", "/docs\nt3", "/other\nt4"].map(String::from);
+        assert_eq!(user_tab_fields(&members, &page("/docs"), &user("u:1")), ["t1:u:1", "t3:u:1"]);
+        assert!(user_tab_fields(&members, &page("/none"), &user("u")).is_empty());
     }
 
     #[test]

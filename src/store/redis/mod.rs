@@ -64,7 +64,7 @@ use super::{PresenceStore, TabLimits, TouchError};
 use crate::domain::{
     aggregate, PageCounts, PagePath, PagePresence, Peak, TabKey, TabState, UserId, Version, ViewerPresence,
 };
-use keys::{Keys, META_PEAK, META_PEAK_AT, META_SAVED};
+use keys::{Keys, PageKeys, META_PEAK, META_PEAK_AT, META_SAVED};
 use script::{Op, Scripts};
 
 /// The most a call waits for Redis to accept a connection, and then for each answer.
@@ -170,9 +170,33 @@ impl PresenceStore for RedisStore {
         Ok(presence)
     }
 
+    /// Reads only the user's own tabs: their `:tabs` (which `user.lua` keeps) name them.
     async fn viewer(&self, page: &PagePath, user: &UserId) -> anyhow::Result<Option<ViewerPresence>> {
-        let presence = self.presence(page, usize::MAX).await?;
-        Ok(presence.viewers.into_iter().find(|viewer| viewer.user == *user))
+        let mut redis = self.shared.redis.clone();
+        let members: Vec<String> =
+            redis.zrange(self.shared.keys.user_tabs(user), 0, -1).await.context("reading a user's tabs")?;
+        let fields = keys::user_tab_fields(&members, page, user);
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        let PageKeys { tabs, deadlines, .. } = self.shared.keys.page(page);
+        let ((seconds, micros), states, due): ((u64, u64), Vec<Option<String>>, Vec<Option<f64>>) = redis::pipe()
+            .cmd("TIME")
+            .cmd("HMGET")
+            .arg(&tabs)
+            .arg(&fields)
+            .cmd("ZMSCORE")
+            .arg(&deadlines)
+            .arg(&fields)
+            .query_async(&mut redis)
+            .await
+            .with_context(|| format!("reading a viewer of page {page}"))?;
+        // As `page.lua` expires them: a tab whose deadline has passed is gone.
+        let now = (seconds * 1_000_000 + micros) as f64;
+        let live = fields.iter().zip(states).zip(due).filter(|(_, due)| due.is_some_and(|due| due >= now));
+        let tabs: Vec<TabState> =
+            live.filter_map(|((field, state), _)| Some(keys::parse_tab(field, &state?)?.1)).collect();
+        Ok(aggregate(tabs.iter().map(|tab| (user, tab))).viewers.pop())
     }
 
     async fn sweep(&self) -> anyhow::Result<usize> {
