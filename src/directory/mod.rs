@@ -26,8 +26,10 @@ use crate::domain::{Profile, UserId};
 
 pub use write_behind::{Batch, QueuedWrites, WRITE_QUEUE_CAPACITY};
 
-/// The most profiles cached; beyond, the least used are evicted.
-const MAX_CACHED_PROFILES: usize = 100_000;
+/// The most profiles cached; beyond, the least used are evicted. As many as the live tabs
+/// the service takes by default, so the users of a full registry stay cached: a bearer
+/// user whose profile is not cached saves it again.
+const MAX_CACHED_PROFILES: usize = 1_000_000;
 
 pub struct Directory {
     pool: AnyPool,

@@ -1,6 +1,10 @@
 //! `SnapshotCache`: each page's snapshot written once per version and reused by every
 //! poll, heartbeat and stream until the page (or a viewer's profile) changes.
 //!
+//! A document lists a page's first `MAX_VIEWERS` viewers, the most a caller may ask for, so
+//! writing it costs what it shows however big the page; a caller further on gets their own
+//! entry read for the request.
+//!
 //! On a big page (`COALESCE_FROM` viewers or more) a document serves the versions that come
 //! within `COALESCE_FOR` of it: every join there would otherwise write the whole page again.
 //! Such a snapshot may be that much behind the page (and its viewers' profiles: a broadcast
@@ -26,6 +30,8 @@ use crate::store::PresenceStore;
 
 /// The most pages whose snapshots are kept; beyond, the least used are evicted.
 const MAX_CACHED_PAGES: usize = 50_000;
+/// The most viewers a snapshot lists (a caller's `limit` is at most this).
+pub const MAX_VIEWERS: usize = 1_000;
 /// Pages with this many viewers or more coalesce their versions...
 pub const COALESCE_FROM: usize = 1_000;
 /// ...into a snapshot at most this old, so a client sees at most four a second.
@@ -54,7 +60,7 @@ impl SnapshotCache {
         if let Some(document) = cached.filter(|d| (d.version, d.generation) == (version, generation) || coalesces(d)) {
             return Ok(document);
         }
-        let presence = store.presence(page, usize::MAX).await?;
+        let presence = store.presence(page, MAX_VIEWERS).await?;
         let profiles = directory.profiles(presence.viewers.iter().map(|viewer| &viewer.user)).await?;
         let document = Document::write(page, &presence, &profiles, self.timing, generation)
             .with_context(|| format!("writing the snapshot of page {page}"))?;
@@ -64,7 +70,8 @@ impl SnapshotCache {
     }
 
     /// The page's snapshot at `version` as `caller` sees it, with at most `limit` viewers.
-    /// A coalesced snapshot gets the caller's own entry as it is now.
+    /// A coalesced snapshot, or one that does not list the caller, gets the caller's own
+    /// entry as it is now.
     pub async fn view(
         &self,
         store: &dyn PresenceStore,
@@ -75,7 +82,7 @@ impl SnapshotCache {
         limit: usize,
     ) -> anyhow::Result<View> {
         let document = self.get(store, directory, page, version).await?;
-        if !document.is_older_than(version) {
+        if !document.is_older_than(version, directory.generation()) && !document.lacks(caller) {
             return Ok(document.view(caller, limit));
         }
         let Some(viewer) = store.viewer(page, caller).await? else { return Ok(document.view(caller, limit)) };
@@ -210,5 +217,8 @@ mod tests {
         let version = store.version(&big).await.unwrap();
         let view = cache.view(&store, &directory, &big, version, &late, 5).await.unwrap();
         assert_eq!(viewer_count(&view), 1001, "a quarter second later, the page as it is");
+        let body: Value = serde_json::from_slice(&view.body()).unwrap();
+        assert_eq!(body["viewers"][4]["id"], "late", "listed past the document's {MAX_VIEWERS}: its own entry is read");
+        assert_eq!(body["viewers"][3]["id"], "u0003");
     }
 }

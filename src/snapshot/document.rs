@@ -124,8 +124,14 @@ impl Document {
         Ok(view)
     }
 
-    pub fn is_older_than(&self, version: Version) -> bool {
-        self.version != version
+    /// Whether the page (or a viewer's profile) changed since this was written.
+    pub fn is_older_than(&self, version: Version, generation: u64) -> bool {
+        (self.version, self.generation) != (version, generation)
+    }
+
+    /// Whether `caller` may be on the page further on than this lists.
+    pub fn lacks(&self, caller: &UserId) -> bool {
+        self.viewers.len() < self.viewer_count && !self.places.contains_key(caller)
     }
 
     /// Where the list of the first `count` viewers ends in `json`.

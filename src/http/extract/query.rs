@@ -16,7 +16,7 @@ use crate::error::{ApiError, FieldError};
 /// Viewers answered when the client names no `limit`.
 pub const DEFAULT_LIMIT: usize = 100;
 /// The most viewers one answer lists; counts stay exact beyond it.
-pub const MAX_LIMIT: usize = 1000;
+pub const MAX_LIMIT: usize = crate::snapshot::MAX_VIEWERS;
 
 pub struct PageQuery {
     pub page: PagePath,
