@@ -16,6 +16,7 @@
 //! the document gives the same snapshot the same tag on every instance.
 
 use std::collections::HashSet;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -57,9 +58,27 @@ impl SnapshotCache {
     ) -> anyhow::Result<Arc<Document>> {
         let generation = directory.generation();
         let cached = self.documents.get(page);
-        if let Some(document) = cached.filter(|d| (d.version, d.generation) == (version, generation) || coalesces(d)) {
-            return Ok(document);
+        if let Some(document) = &cached {
+            let current = (document.version, document.generation) == (version, generation);
+            // On a big page one request writes the next document while the others keep
+            // this one: all of them at once would each read the page.
+            let big = document.viewer_count >= COALESCE_FROM;
+            if current || coalesces(document) || (big && document.superseding.swap(true, Ordering::AcqRel)) {
+                return Ok(document.clone());
+            }
         }
+        // However the write ends, even cancelled with its request, the next may try.
+        let _superseded = cached.map(Superseded);
+        self.write(store, directory, page, generation).await
+    }
+
+    async fn write(
+        &self,
+        store: &dyn PresenceStore,
+        directory: &Directory,
+        page: &PagePath,
+        generation: u64,
+    ) -> anyhow::Result<Arc<Document>> {
         let presence = store.presence(page, MAX_VIEWERS).await?;
         let profiles = directory.profiles(presence.viewers.iter().map(|viewer| &viewer.user)).await?;
         let document = Document::write(page, &presence, &profiles, self.timing, generation)
@@ -94,6 +113,15 @@ impl SnapshotCache {
     /// comes back (the stats sampler calls this with the live pages, every sample).
     pub fn keep_only(&self, live: &HashSet<PagePath>) {
         self.documents.retain(|page, _| live.contains(page));
+    }
+}
+
+/// A document whose successor is being written; lets another request try when dropped.
+struct Superseded(Arc<Document>);
+
+impl Drop for Superseded {
+    fn drop(&mut self) {
+        self.0.superseding.store(false, Ordering::Release);
     }
 }
 
@@ -215,6 +243,11 @@ mod tests {
 
         tokio::time::advance(COALESCE_FOR).await;
         let version = store.version(&big).await.unwrap();
+        let stale = cache.documents.get(&big).unwrap();
+        stale.superseding.store(true, Ordering::Release);
+        let view = cache.view(&store, &directory, &big, version, &late, 5).await.unwrap();
+        assert_eq!(viewer_count(&view), 1000, "while another request writes the next, the one before");
+        stale.superseding.store(false, Ordering::Release);
         let view = cache.view(&store, &directory, &big, version, &late, 5).await.unwrap();
         assert_eq!(viewer_count(&view), 1001, "a quarter second later, the page as it is");
         let body: Value = serde_json::from_slice(&view.body()).unwrap();

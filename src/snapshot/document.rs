@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::ops::Range;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use actix_web::web::Bytes;
@@ -31,6 +32,8 @@ pub struct Document {
     pub(super) generation: u64,
     pub(super) written_at: Instant,
     pub(super) viewer_count: usize,
+    /// Set while a request writes this page's next document (on a big page, one at a time).
+    pub(super) superseding: AtomicBool,
     /// The snapshot as a caller who is not on the page sees it, every viewer listed.
     json: Bytes,
     /// Where the viewers' array starts in `json` (just after its `[`).
@@ -92,6 +95,7 @@ impl Document {
             version: presence.version,
             generation,
             written_at: Instant::now(),
+            superseding: AtomicBool::new(false),
             viewer_count: presence.viewer_count,
             digest: xxh3_64(&json),
             json: json.into(),
