@@ -13,6 +13,9 @@ use crate::domain::{PagePath, UserId, Version};
 
 /// Events a slow stream may fall behind by before it skips to a fresh snapshot.
 const CHANNEL_CAPACITY: usize = 64;
+/// Profile changes the sync may fall behind by before it drops every cached profile: a
+/// broadcast that starts announces a profile per newcomer, in batches of up to a thousand.
+const PROFILE_CHANNEL_CAPACITY: usize = 4_096;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PageEvent {
@@ -39,7 +42,7 @@ pub struct PageEvents {
 
 impl Default for PageEvents {
     fn default() -> Self {
-        Self { channels: Mutex::default(), profiles: broadcast::channel(CHANNEL_CAPACITY).0 }
+        Self { channels: Mutex::default(), profiles: broadcast::channel(PROFILE_CHANNEL_CAPACITY).0 }
     }
 }
 
