@@ -1,4 +1,4 @@
--- Viewer stats (SPEC §6): a page's viewer count over time, and its peak.
+-- Viewer stats (GET /api/presence/stats in openapi.yaml): a page's viewer count over time, and its peak.
 
 -- One row per page with viewers per sample (once a minute by default), plus a 0 when a
 -- page that had viewers at the last sample has none any more. Kept for

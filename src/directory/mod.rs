@@ -7,6 +7,7 @@
 //! behind the request, in batches, through a bounded queue (`write_behind`; the writer
 //! is `tasks::profile_writer`). The viewer stats share the database: see [`stats`].
 
+mod migrate;
 mod profiles;
 pub mod stats;
 mod write_behind;
@@ -57,7 +58,7 @@ impl Directory {
             .connect(url)
             .await
             .context("connecting to the database")?;
-        sqlx::migrate!("./migrations").run(&pool).await.context("running the migrations")?;
+        migrate::run(&pool).await?;
         Ok(Self {
             pool,
             cache: Cache::new(MAX_CACHED_PROFILES),
