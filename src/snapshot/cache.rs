@@ -59,11 +59,13 @@ impl SnapshotCache {
         let generation = directory.generation();
         let cached = self.documents.get(page);
         if let Some(document) = &cached {
-            let current = (document.version, document.generation) == (version, generation);
             // On a big page one request writes the next document while the others keep
             // this one: all of them at once would each read the page.
             let big = document.viewer_count >= COALESCE_FROM;
-            if current || coalesces(document) || (big && document.superseding.swap(true, Ordering::AcqRel)) {
+            if !document.is_older_than(version, generation)
+                || coalesces(document)
+                || (big && document.superseding.swap(true, Ordering::AcqRel))
+            {
                 return Ok(document.clone());
             }
         }
