@@ -108,7 +108,8 @@ impl Peak {
     }
 }
 
-fn earliest(a: Option<SystemTime>, b: Option<SystemTime>) -> Option<SystemTime> {
+/// The earlier of two moments that may be missing (a tab not editing, say).
+pub fn earliest<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),

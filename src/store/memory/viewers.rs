@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use hashbrown::HashMap;
 
 use super::clock::{Clock, Ticks};
-use crate::domain::{UserId, ViewerPresence};
+use crate::domain::{earliest, UserId, ViewerPresence};
 
 /// When a tab joined and began editing: what a viewer is folded from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,12 +126,5 @@ impl PageViewers {
         if let Some(since) = editing_since {
             self.editing.remove(&(since, user.clone()));
         }
-    }
-}
-
-fn earliest(a: Option<Ticks>, b: Option<Ticks>) -> Option<Ticks> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
     }
 }
