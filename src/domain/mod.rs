@@ -11,7 +11,7 @@ mod user;
 
 pub use color::color_of;
 pub use page_path::{PagePath, MAX_PAGE_PATH_BYTES};
-pub use presence::{aggregate, earliest, PageCounts, PagePresence, Peak, TabKey, TabState, Version, ViewerPresence};
+pub use presence::{earliest, PageCounts, PagePresence, Peak, TabKey, Version, ViewerPresence};
 pub use stats::{HistoryPoint, LivePage, LivePages, PageStats};
 pub use tab_id::TabId;
 pub use user::{Profile, ProfileFields, UserId};

@@ -13,4 +13,5 @@ mod limits;
 mod model;
 mod presence;
 mod stats;
+mod upgrade;
 mod versions;

@@ -3,7 +3,7 @@
 //! wrote and scripts they still run, so none of these may change: the tests pin each.
 
 use crate::domain::time::from_unix_micros;
-use crate::domain::{PagePath, Peak, TabId, TabKey, TabState, UserId, Version};
+use crate::domain::{PagePath, Peak, TabId, TabKey, UserId, Version, ViewerPresence};
 use crate::store::events::PageEvent;
 
 /// The fields of a page's `:meta` hash read outside `page.lua` (which writes them all,
@@ -24,12 +24,15 @@ pub(super) struct PageKeys {
     pub deadlines: String,
     pub users: String,
     pub meta: String,
+    pub viewers: String,
+    pub editors: String,
+    pub owned: String,
 }
 
 impl PageKeys {
     /// The `KEYS` of `page.lua`, in its order.
-    pub fn as_args(&self) -> [&str; 4] {
-        [&self.tabs, &self.deadlines, &self.users, &self.meta]
+    pub fn as_args(&self) -> [&str; 7] {
+        [&self.tabs, &self.deadlines, &self.users, &self.meta, &self.viewers, &self.editors, &self.owned]
     }
 }
 
@@ -40,7 +43,15 @@ impl Keys {
 
     pub fn page(&self, page: &PagePath) -> PageKeys {
         let key = |part: &str| format!("{}:{{{}}}:{part}", self.prefix, page.as_str());
-        PageKeys { tabs: key("tabs"), deadlines: key("deadlines"), users: key("users"), meta: key("meta") }
+        PageKeys {
+            tabs: key("tabs"),
+            deadlines: key("deadlines"),
+            users: key("users"),
+            meta: key("meta"),
+            viewers: key("viewers"),
+            editors: key("editors"),
+            owned: key("owned"),
+        }
     }
 
     /// The user's tabs over all pages: the `KEYS` of `user.lua`.
@@ -74,29 +85,20 @@ pub(super) fn tab_field(tab: &TabKey) -> String {
     format!("{}:{}", tab.tab.as_str(), tab.user)
 }
 
-/// A tab as `page.lua` keeps it: its field and its state `<joinedAt µs> <editing since µs,
-/// or 0>`. `None` if it is not one.
-pub(super) fn parse_tab(field: &str, state: &str) -> Option<(UserId, TabState)> {
-    let (_, user) = field.split_once(':')?;
-    let (joined, since) = state.split_once(' ')?;
-    let since: u64 = since.parse().ok()?;
-    let tab = TabState {
-        joined_at: from_unix_micros(joined.parse().ok()?),
-        editing_since: (since > 0).then(|| from_unix_micros(since)),
-    };
-    Some((UserId::parse(user).ok()?, tab))
+/// A viewer as `page.lua` answers it: user, `joinedAt` (µs), tab count, and when their
+/// editing began (µs, 0 if it did not). `None` if it is not one.
+pub(super) fn parse_viewer((user, joined_us, tab_count, editing_us): (String, u64, u32, u64)) -> Option<ViewerPresence> {
+    Some(ViewerPresence {
+        user: UserId::parse(&user).ok()?,
+        tab_count,
+        joined_at: from_unix_micros(joined_us),
+        editing_since: (editing_us > 0).then(|| from_unix_micros(editing_us)),
+    })
 }
 
 /// A tab's member in its user's `:tabs`: `<page>\n<tab id>` (page paths have no newline).
 pub(super) fn user_tab(page: &PagePath, tab: &TabId) -> String {
     format!("{}\n{}", page.as_str(), tab.as_str())
-}
-
-/// The page's fields (see [`tab_field`]) of the user's tabs that `members` (their `:tabs`)
-/// names on `page`.
-pub(super) fn user_tab_fields(members: &[String], page: &PagePath, user: &UserId) -> Vec<String> {
-    let on_page = |member: &String| Some(member.strip_prefix(page.as_str())?.strip_prefix('\n')?.to_owned());
-    members.iter().filter_map(on_page).map(|tab| format!("{tab}:{user}")).collect()
 }
 
 /// A page's peak as `:meta` keeps it: the viewer count and its time in µs, either of which
@@ -153,18 +155,19 @@ mod tests {
     }
 
     #[test]
-    fn a_users_tabs_name_their_fields_on_one_page() {
-        let members = ["/docs\nt1", "/docs/a\nt2", "/docs\nt3", "/other\nt4"].map(String::from);
-        assert_eq!(user_tab_fields(&members, &page("/docs"), &user("u:1")), ["t1:u:1", "t3:u:1"]);
-        assert!(user_tab_fields(&members, &page("/none"), &user("u")).is_empty());
-    }
-
-    #[test]
     fn key_and_channel_names_keep_their_spelling() {
         let keys = Keys::new("p");
         assert_eq!(
             keys.page(&page("/docs")).as_args(),
-            ["p:{/docs}:tabs", "p:{/docs}:deadlines", "p:{/docs}:users", "p:{/docs}:meta"]
+            [
+                "p:{/docs}:tabs",
+                "p:{/docs}:deadlines",
+                "p:{/docs}:users",
+                "p:{/docs}:meta",
+                "p:{/docs}:viewers",
+                "p:{/docs}:editors",
+                "p:{/docs}:owned"
+            ]
         );
         assert_eq!(keys.user_tabs(&user("u:1")), "p:user:{u:1}:tabs");
         assert_eq!(
@@ -224,16 +227,25 @@ mod tests {
     }
 
     #[test]
-    fn tabs_round_trip_through_their_fields() {
+    fn tabs_are_named_by_tab_then_user() {
         let key = TabKey { user: user("u:1"), tab: TabId::parse("t-1").unwrap() };
-        assert_eq!(tab_field(&key), "t-1:u:1");
-        let (owner, tab) = parse_tab(&tab_field(&key), "1700000000000001 0").unwrap();
-        assert_eq!(owner, user("u:1"), "a user id may hold a ':'");
-        assert_eq!(tab, TabState { joined_at: from_unix_micros(1_700_000_000_000_001), editing_since: None });
-        assert_eq!(parse_tab("t:u", "5 7").unwrap().1.editing_since, Some(from_unix_micros(7)));
-        for (field, state) in [("t", "1 0"), ("t:u", "1"), ("t:u", "x 0"), ("t:", "1 0")] {
-            assert!(parse_tab(field, state).is_none(), "{field} {state}");
-        }
+        assert_eq!(tab_field(&key), "t-1:u:1", "a user id may hold a ':', a tab id not");
+    }
+
+    #[test]
+    fn viewers_are_read_as_page_lua_answers_them() {
+        let viewer = parse_viewer(("u:1".into(), 1_700_000_000_000_001, 2, 0)).unwrap();
+        assert_eq!(
+            viewer,
+            ViewerPresence {
+                user: user("u:1"),
+                tab_count: 2,
+                joined_at: from_unix_micros(1_700_000_000_000_001),
+                editing_since: None
+            }
+        );
+        assert_eq!(parse_viewer(("u".into(), 5, 1, 7)).unwrap().editing_since, Some(from_unix_micros(7)));
+        assert!(parse_viewer(("".into(), 5, 1, 0)).is_none());
     }
 
     #[test]

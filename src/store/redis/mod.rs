@@ -61,10 +61,8 @@ use redis::{AsyncCommands, Client, IntoConnectionInfo, ProtocolVersion};
 
 use super::events::PageEvents;
 use super::{PresenceStore, TabLimits, TouchError};
-use crate::domain::{
-    aggregate, PageCounts, PagePath, PagePresence, Peak, TabKey, TabState, UserId, Version, ViewerPresence,
-};
-use keys::{Keys, PageKeys, META_PEAK, META_PEAK_AT, META_SAVED};
+use crate::domain::{PageCounts, PagePath, PagePresence, Peak, TabKey, UserId, Version, ViewerPresence};
+use keys::{Keys, META_PEAK, META_PEAK_AT, META_SAVED};
 use script::{Op, Scripts};
 
 /// The most a call waits for Redis to accept a connection, and then for each answer.
@@ -150,53 +148,19 @@ impl PresenceStore for RedisStore {
         Ok(self.shared.run(page, Op::Read).await?.version)
     }
 
-    // Reads the whole page and cuts it: Redis keeps no order of its viewers yet.
     async fn presence(&self, page: &PagePath, limit: usize) -> anyhow::Result<PagePresence> {
-        let answer = self.shared.run(page, Op::Presence).await?;
-        let tabs: Vec<(UserId, TabState)> = answer
-            .tabs
-            .iter()
-            .filter_map(|(field, state)| {
-                let tab = keys::parse_tab(field, state);
-                if tab.is_none() {
-                    tracing::warn!(%page, field, "ignored a malformed tab in Redis");
-                }
-                tab
-            })
-            .collect();
-        let mut presence = aggregate(tabs.iter().map(|(user, tab)| (user, tab)));
-        presence.version = answer.version;
-        presence.viewers.truncate(limit);
-        Ok(presence)
+        let answer = self.shared.run(page, Op::Presence(limit)).await?;
+        Ok(PagePresence {
+            viewers: answer.viewers,
+            viewer_count: answer.viewer_count,
+            tab_count: answer.tab_count,
+            editor: answer.editor,
+            version: answer.version,
+        })
     }
 
-    /// Reads only the user's own tabs: their `:tabs` (which `user.lua` keeps) name them.
     async fn viewer(&self, page: &PagePath, user: &UserId) -> anyhow::Result<Option<ViewerPresence>> {
-        let mut redis = self.shared.redis.clone();
-        let members: Vec<String> =
-            redis.zrange(self.shared.keys.user_tabs(user), 0, -1).await.context("reading a user's tabs")?;
-        let fields = keys::user_tab_fields(&members, page, user);
-        if fields.is_empty() {
-            return Ok(None);
-        }
-        let PageKeys { tabs, deadlines, .. } = self.shared.keys.page(page);
-        let ((seconds, micros), states, due): ((u64, u64), Vec<Option<String>>, Vec<Option<f64>>) = redis::pipe()
-            .cmd("TIME")
-            .cmd("HMGET")
-            .arg(&tabs)
-            .arg(&fields)
-            .cmd("ZMSCORE")
-            .arg(&deadlines)
-            .arg(&fields)
-            .query_async(&mut redis)
-            .await
-            .with_context(|| format!("reading a viewer of page {page}"))?;
-        // As `page.lua` expires them: a tab whose deadline has passed is gone.
-        let now = (seconds * 1_000_000 + micros) as f64;
-        let live = fields.iter().zip(states).zip(due).filter(|(_, due)| due.is_some_and(|due| due >= now));
-        let tabs: Vec<TabState> =
-            live.filter_map(|((field, state), _)| Some(keys::parse_tab(field, &state?)?.1)).collect();
-        Ok(aggregate(tabs.iter().map(|tab| (user, tab))).viewers.pop())
+        Ok(self.shared.run(page, Op::Viewer(user)).await?.viewers.pop())
     }
 
     async fn sweep(&self) -> anyhow::Result<usize> {

@@ -11,7 +11,7 @@ use redis::{ErrorKind, FromRedisValue, Pipeline, RedisResult, Script, Value};
 use super::keys::{self, Keys};
 use super::Shared;
 use crate::domain::time::unix_micros;
-use crate::domain::{PagePath, Peak, TabKey, Version};
+use crate::domain::{PagePath, Peak, TabKey, UserId, Version, ViewerPresence};
 use crate::store::TouchError;
 
 /// How much longer than on its page a tab counts for its user: more than a round trip, so
@@ -27,8 +27,10 @@ pub(super) enum Op<'a> {
     Refresh(&'a TabKey, Option<bool>),
     Leave(&'a TabKey),
     Read,
-    /// A read that answers the tabs too.
-    Presence,
+    /// A read that answers the first viewers too (at most this many).
+    Presence(usize),
+    /// A read that answers this viewer too.
+    Viewer(&'a UserId),
     /// The sweep's read, which puts the page back in the index if it has tabs left.
     Sweep,
     /// The stats sampler saved this peak.
@@ -42,7 +44,8 @@ impl Op<'_> {
             Op::Refresh(..) => "refresh",
             Op::Leave(_) => "leave",
             Op::Read | Op::Sweep => "read",
-            Op::Presence => "presence",
+            Op::Presence(_) => "presence",
+            Op::Viewer(_) => "viewer",
             Op::Saved(_) => "saved",
         }
     }
@@ -95,18 +98,37 @@ pub(super) struct PageAnswer {
     pub unsaved_peak: bool,
     /// Tabs the step found past their deadline and removed.
     pub expired: usize,
-    /// Field and state of each tab (see [`keys::parse_tab`]), for `Op::Presence` only.
-    pub tabs: Vec<(String, String)>,
+    /// The viewers asked for, in join order: the first ones for `Op::Presence`, the one
+    /// for `Op::Viewer` if they are on the page.
+    pub viewers: Vec<ViewerPresence>,
     /// Whether the tab touched was there.
     pub found: bool,
+    pub viewer_count: usize,
+    pub tab_count: usize,
+    pub editor: Option<UserId>,
 }
 
+/// A viewer as the script writes it (see [`keys::parse_viewer`]).
+type ViewerWire = (String, u64, u32, u64);
+
 /// The answer as the script writes it: an array in the order of `PageAnswer`'s fields.
-type Wire = (u64, u64, bool, usize, Vec<(String, String)>, bool);
+type Wire = (u64, u64, bool, usize, Vec<ViewerWire>, bool, usize, usize, String);
 
 impl From<Wire> for PageAnswer {
-    fn from((version, earliest_deadline, unsaved_peak, expired, tabs, found): Wire) -> Self {
-        Self { version: Version(version), earliest_deadline, unsaved_peak, expired, tabs, found }
+    fn from(
+        (version, earliest_deadline, unsaved_peak, expired, viewers, found, viewer_count, tab_count, editor): Wire,
+    ) -> Self {
+        Self {
+            version: Version(version),
+            earliest_deadline,
+            unsaved_peak,
+            expired,
+            viewers: viewers.into_iter().filter_map(keys::parse_viewer).collect(),
+            found,
+            viewer_count,
+            tab_count,
+            editor: UserId::parse(&editor).ok(),
+        }
     }
 }
 
@@ -144,7 +166,9 @@ impl Scripts {
             }
             Op::Leave(tab) => call.arg(keys::tab_field(tab)),
             Op::Saved(peak) => call.arg(peak.viewer_count).arg(unix_micros(peak.at)),
-            Op::Read | Op::Presence | Op::Sweep => &mut call,
+            Op::Presence(limit) => call.arg(limit),
+            Op::Viewer(user) => call.arg(user.as_str()),
+            Op::Read | Op::Sweep => &mut call,
         };
         call
     }
@@ -292,8 +316,9 @@ mod tests {
         let call = |op| args(&scripts.page_call(&keys, 30_000_000, &page, op));
         let sent = |op: &str, rest: &[&str]| {
             let hash = scripts.page.get_hash();
-            let head = ["EVALSHA", hash, "4", "p:{/docs}:tabs", "p:{/docs}:deadlines", "p:{/docs}:users"];
-            let tail = ["p:{/docs}:meta", op, "/docs", "p:events", "30000000"];
+            let head = ["EVALSHA", hash, "7", "p:{/docs}:tabs", "p:{/docs}:deadlines", "p:{/docs}:users"];
+            let keys = ["p:{/docs}:meta", "p:{/docs}:viewers", "p:{/docs}:editors", "p:{/docs}:owned"];
+            let tail = [&keys[..], &[op, "/docs", "p:events", "30000000"]].concat();
             [&head[..], &tail, rest].concat().into_iter().map(str::to_owned).collect::<Vec<_>>()
         };
         assert_eq!(call(Op::Touch(&tab, None)), sent("touch", &["t-1:u:1", "keep"]));
@@ -302,7 +327,8 @@ mod tests {
         assert_eq!(call(Op::Leave(&tab)), sent("leave", &["t-1:u:1"]));
         assert_eq!(call(Op::Read), sent("read", &[]));
         assert_eq!(call(Op::Sweep), sent("read", &[]));
-        assert_eq!(call(Op::Presence), sent("presence", &[]));
+        assert_eq!(call(Op::Presence(100)), sent("presence", &["100"]));
+        assert_eq!(call(Op::Viewer(&tab.user)), sent("viewer", &["u:1"]));
         let peak = Peak { viewer_count: 3, at: from_unix_micros(1_700_000_000_000_001) };
         assert_eq!(call(Op::Saved(peak)), sent("saved", &["3", "1700000000000001"]));
     }
@@ -325,18 +351,30 @@ mod tests {
     #[test]
     fn page_answers_are_read_in_their_order() {
         let bulk = |text: &str| Value::BulkString(text.as_bytes().to_vec());
-        let tabs = Value::Array(vec![bulk("t-1:u:1"), bulk("5 0")]);
-        let wire = Value::Array(vec![Value::Int(9), Value::Int(8), Value::Int(1), Value::Int(2), tabs, Value::Int(0)]);
+        let viewer = Value::Array(vec![bulk("u:1"), Value::Int(5), Value::Int(2), Value::Int(7)]);
+        let wire = |editor| {
+            let head = [Value::Int(9), Value::Int(8), Value::Int(1), Value::Int(2), Value::Array(vec![viewer.clone()])];
+            Value::Array([&head[..], &[Value::Int(0), Value::Int(3), Value::Int(4), bulk(editor)]].concat())
+        };
         let expected = PageAnswer {
             version: Version(9),
             earliest_deadline: 8,
             unsaved_peak: true,
             expired: 2,
-            tabs: vec![("t-1:u:1".to_owned(), "5 0".to_owned())],
+            viewers: vec![ViewerPresence {
+                user: UserId::parse("u:1").unwrap(),
+                tab_count: 2,
+                joined_at: from_unix_micros(5),
+                editing_since: Some(from_unix_micros(7)),
+            }],
             found: false,
+            viewer_count: 3,
+            tab_count: 4,
+            editor: Some(UserId::parse("u:1").unwrap()),
         };
-        assert_eq!(PageAnswer::from_redis_value(&wire).unwrap(), expected);
-        assert_eq!(PageAnswer::from_owned_redis_value(wire).unwrap(), expected);
+        assert_eq!(PageAnswer::from_redis_value(&wire("u:1")).unwrap(), expected);
+        assert_eq!(PageAnswer::from_owned_redis_value(wire("u:1")).unwrap(), expected);
+        assert_eq!(PageAnswer::from_redis_value(&wire("")).unwrap().editor, None, "'' is no editor");
         assert!(PageAnswer::from_redis_value(&Value::Array(vec![Value::Int(9)])).is_err());
     }
 
