@@ -35,6 +35,7 @@ from common import (CONNECTIONS, JWT_SECRET, LOAD_LUA, ROOT, THREADS, Client, Wo
 SMALL = 100  # viewers a page in the small layout
 BIG_PAGE = "/big/live"
 LIST_LIMIT = 100
+SLOWLOG_US = 1000  # the SLOWLOG threshold in Redis mode: issue 14 wants none at 1 ms
 LIST_CALLERS = 100  # the list's wrk requests rotate over this many of the page's viewers
 JSON = "Content-Type: application/json"
 MINIMAL = "Prefer: return=minimal"
@@ -123,6 +124,24 @@ class Redis:
                 total += int(fields["usec"])
                 calls += int(fields["calls"])
         return total, calls
+
+    def watch_slow_commands(self):
+        """Empties the SLOWLOG and logs every command of 1 ms or more from now on; answers the
+        threshold it replaced, to give back to `restore_slowlog`."""
+        previous = self.cli("config", "get", "slowlog-log-slower-than").split()[-1]
+        self.cli("config", "set", "slowlog-log-slower-than", str(SLOWLOG_US))
+        self.cli("slowlog", "reset")
+        return previous
+
+    def slow_commands(self):
+        """The SLOWLOG since `watch_slow_commands`: (how many, the slowest few as text)."""
+        count = int(self.cli("slowlog", "len").strip() or 0)
+        entries = json.loads(self.cli("--json", "slowlog", "get", "128") or "[]")
+        slowest = sorted(entries, key=lambda entry: -entry[2])[:3]
+        return count, [f"{entry[2]} µs `{' '.join(entry[3][:4])[:80]}`" for entry in slowest]
+
+    def restore_slowlog(self, threshold):
+        self.cli("config", "set", "slowlog-log-slower-than", threshold)
 
     def delete_prefix(self, prefix):
         keys = self.cli("--scan", "--pattern", f"{prefix}:*").split()
@@ -271,6 +290,8 @@ def run_layout(binary, workspace, layout, settings, args, redis, observer_token)
     try:
         log(f"[{layout.name}] fill: {layout.users:,} new users join "
             f"{'one page' if layout.per_page is None else f'{layout.per_page} a page'} (at most {args.fill_seconds} s)")
+        if redis:
+            redis.watch_slow_commands()
         rows["fill"], joined = fill(server, layout, files, args.fill_seconds, observer_token, redis)
         client = Client(server.port)
         viewers, tabs = page_counts(client, observer_token, layout.listed_page)
@@ -288,6 +309,9 @@ def run_layout(binary, workspace, layout, settings, args, redis, observer_token)
         rows["list"].update(cold_ms=cold_ms, single_warm_ms=warm_ms, listed_viewers=listed, body_bytes=size)
         log(f"  first list after the churn {cold_ms:.2f} ms, the next {warm_ms:.2f} ms "
             f"({listed:,} viewers, {size:,} bytes)")
+        if redis:
+            rows["slowlog"] = redis.slow_commands()
+            log(f"  SLOWLOG (≥ {SLOWLOG_US} µs) through the layout: {rows['slowlog'][0]} entries")
         server.exited()
     finally:
         server.stop()
@@ -300,6 +324,7 @@ def run_mode(binary, workspace, args, redis_url):
     observer = jwt({"sub": "bigpage-observer", "exp": int(time.time()) + 4 * 3600, "name": "Observer"})
     results, prefixes = {}, []
     redis = Redis(redis_url) if redis_url else None
+    slowlog_threshold = redis.watch_slow_commands() if redis else None
     try:
         for layout in (Layout("small", args.users, SMALL), Layout("big", args.users, None)):
             settings = server_settings(
@@ -318,6 +343,8 @@ def run_mode(binary, workspace, args, redis_url):
             results["small" if layout.per_page else "big"] = run_layout(
                 binary, workspace, layout, settings, args, redis, observer)
     finally:
+        if redis:
+            redis.restore_slowlog(slowlog_threshold)
         for prefix in prefixes:
             log(f"deleted {redis.delete_prefix(prefix):,} Redis keys under {prefix}:")
     return results
@@ -373,6 +400,12 @@ def mode_table(mode, results, users):
         shown = ", ".join(f"{t:.0f} s: {v:,}" for t, v in bf["samples"][:: max(1, len(bf["samples"]) // 12)])
         notes.append(f"- **The big page's viewers during the fill** (every 5 s, `GET /api/presence/stats`): {shown}"
                      + (f"; the slowest 5 s added {slowest:,.0f} viewers/s" if slowest is not None else "") + ".")
+    if redis:
+        for name, row in (("big", big), ("small", small)):
+            count, slowest = row["slowlog"]
+            notes.append(f"- **SLOWLOG ({name})**, commands of {SLOWLOG_US / 1000:g} ms or more from the fill to "
+                         f"the last list: **{count}**" + (f"; the slowest: {'; '.join(slowest)}" if slowest else "")
+                         + ".")
     return "\n".join([f"## {mode}", "", *lines, "", *notes]) + "\n"
 
 

@@ -2,12 +2,24 @@
 //! on who is on which page.
 //!
 //! # Keys
-//! Each page has four keys under one hash tag, `<prefix>:{<page>}:…`, so `page.lua`, the
+//! Each page has seven keys under one hash tag, `<prefix>:{<page>}:…`, so `page.lua`, the
 //! script that does every step on a page atomically, touches one Redis Cluster slot:
 //! - `:tabs`, a hash of tab (`<tab id>:<user id>`) → `<joinedAt µs> <editing since µs, or 0>`;
 //! - `:deadlines`, a sorted set of tab → the Redis time (µs) after which it has expired;
 //! - `:users`, a hash of user → live tabs, so a first tab is a join and a last one a leave;
-//! - `:meta`, a hash of the page's `version` and its `peak`, `peak_at` (µs) and `saved`.
+//! - `:owned`, a hash of user → their tab ids on the page, space-separated;
+//! - `:viewers`, a sorted set of user → their earliest `joinedAt` (µs): the snapshot's order,
+//!   ties by id as Redis orders equal scores;
+//! - `:editors`, a sorted set of each editing user → their earliest editing start (µs): the
+//!   editor is the first;
+//! - `:meta`, a hash of the page's `version`, the version its viewers were last `indexed`
+//!   at, and its `peak`, `peak_at` (µs) and `saved`.
+//!
+//! A change refolds only its user's few tabs (`:owned` names them), so it costs O(log n) in
+//! the page, and a list reads the first `limit` of `:viewers`: no step reads a whole page.
+//! Releases before these three keys kept only the other four; a page one of them changed
+//! (its `indexed` behind its `version`) is reindexed once by the next step, so instances
+//! can be upgraded one at a time.
 //!
 //! Each user with live tabs has `<prefix>:user:{<user>}:tabs`, a sorted set of their tabs over
 //! all pages (`<page>\n<tab id>` → a deadline a little past the page's), which `user.lua`
