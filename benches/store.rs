@@ -64,7 +64,7 @@ impl Registry {
         }
         // Warm the directory's profile cache, as a page's first poll would.
         let snapshots = SnapshotCache::new(Timing { ttl_ms: 45_000, heartbeat_interval_ms: 15_000 });
-        snapshots.get(&store, directory, &snapshot_page, Version::EMPTY).await.unwrap();
+        snapshots.get(&store, directory, &snapshot_page, Version::EMPTY, LIMIT).await.unwrap();
         let mut order: Vec<usize> = (0..tabs.len()).collect();
         for i in (1..order.len()).rev() {
             order.swap(i, common::mix(i as u64) as usize % (i + 1));
@@ -243,7 +243,7 @@ fn store(c: &mut Criterion) {
         group.bench_function(&r.label, |b| {
             b.to_async(&runtime).iter(|| async {
                 // No page is ever at this version, so the cache misses every time.
-                let built = r.snapshots.get(&r.store, &directory, &r.snapshot_page, Version(u64::MAX)).await.unwrap();
+                let built = r.snapshots.get(&r.store, &directory, &r.snapshot_page, Version(u64::MAX), LIMIT).await.unwrap();
                 built.view(&r.caller, LIMIT).body()
             })
         });

@@ -31,6 +31,7 @@ from pathlib import Path
 from common import (CONNECTIONS, JWT_SECRET, LOAD_LUA, ROOT, THREADS, Client, Workspace, add_cpu_figures,
                     busy_seconds, compact, cpu_idle, log, machine, report_errors, server_settings, stop_on_sigterm,
                     write_report, write_requests, wrk)
+from streams import Streams
 
 SMALL = 100  # viewers a page in the small layout
 BIG_PAGE = "/big/live"
@@ -304,6 +305,13 @@ def run_layout(binary, workspace, layout, settings, args, redis, observer_token)
         rows["heartbeat"] = measured(redis, lambda: wrk(server, hb, args.seconds))
         log(f"[{layout.name}] churn: join + leave of fresh tabs of the page's users")
         rows["churn"] = measured(redis, lambda: wrk(server, files["churn"], args.seconds, mode="churn"))
+        if args.streams:
+            log(f"[{layout.name}] churn again, with {args.streams:,} streams open on {layout.listed_page}")
+            with Streams(server.port, tokens, layout.listed_page, args.streams) as streams:
+                rows["streams"] = measured(redis, lambda: wrk(server, files["churn"], args.seconds, mode="churn"))
+            rows["streams"].update(streams.figures())
+            log("  a stream got {snapshots_per_s:.2f} snapshots/s (at most {most_snapshots_in_1s} in a second), "
+                "{people_per_s:,.0f} joins and leaves/s; {mb_per_s:.1f} MB/s in all".format(**rows["streams"]))
         cold_ms, warm_ms, listed, size = timed_list(server, tokens[0], list_target)
         rows["list"] = measured(redis, lambda: wrk(server, files["list"], args.seconds))
         rows["list"].update(cold_ms=cold_ms, single_warm_ms=warm_ms, listed_viewers=listed, body_bytes=size)
@@ -354,6 +362,7 @@ ROWS = [
     ("fill", "fill: joins of never-seen users ¹"),
     ("heartbeat", "heartbeats of the joined tabs"),
     ("churn", "churn: join + leave of fresh tabs ²"),
+    ("streams", "the same churn, with streams open on the page ⁵"),
     ("list", f"list `limit={LIST_LIMIT}`, warm (wrk) ³"),
 ]
 
@@ -373,6 +382,8 @@ def mode_table(mode, results, users):
             + " others' CPU: big, small | errors |")
     lines = [head, "|" + "---|" + "---:|" * (head.count("|") - 3) + "---:|"]
     for name, label in ROWS:
+        if name not in big:
+            continue
         b, s = big[name], small[name]
         errors = sum(r["status_errors"] + r["socket_errors"] for r in (b, s))
         lines.append(
@@ -400,6 +411,13 @@ def mode_table(mode, results, users):
         shown = ", ".join(f"{t:.0f} s: {v:,}" for t, v in bf["samples"][:: max(1, len(bf["samples"]) // 12)])
         notes.append(f"- **The big page's viewers during the fill** (every 5 s, `GET /api/presence/stats`): {shown}"
                      + (f"; the slowest 5 s added {slowest:,.0f} viewers/s" if slowest is not None else "") + ".")
+    if "streams" in big:
+        for name, row in (("big", big["streams"]), ("small", small["streams"])):
+            gap = "–" if row["smallest_gap_ms"] is None else f"{row['smallest_gap_ms']:.0f} ms"
+            notes.append(f"- **{row['streams']:,} streams ({name})** during the churn: a stream received "
+                         f"{row['snapshots_per_s']:.2f} snapshots/s on average, **at most "
+                         f"{row['most_snapshots_in_1s']} in any second**, never two closer than {gap}; "
+                         f"{row['people_per_s']:,.0f} joins and leaves/s; {row['mb_per_s']:.1f} MB/s over all streams.")
     if redis:
         for name, row in (("big", big), ("small", small)):
             count, slowest = row["slowlog"]
@@ -438,6 +456,9 @@ def report(all_results, info, args):
         f"first page, rotating over {LIST_CALLERS} of its viewers' tokens, nothing changing meanwhile.",
         "⁴ One request, timed in Python (urllib's client, on an open connection): the first list right after the "
         "churn changed the page, then the same request again.",
+        f"⁵ The churn of ², with `--streams` clients (`loadtest/streams.py`, asyncio in the driver's process, "
+        f"each a different user) reading `GET /api/presence/stream` of the page meanwhile; their CPU counts "
+        f"among others'.",
         "",
         "big × small is the big page's figure over the small pages' (requests/s; for the cold list, its time: "
         "there lower is better). Issue 14's bars (on a quiet machine, memory mode unless said): fill ≥ 20 000 "
@@ -460,6 +481,8 @@ def parse_args(argv=None):
                         help="also run both layouts in Redis mode on this Redis (keys under prefixes of the run's "
                              "own, deleted at the end)")
     parser.add_argument("--no-memory", action="store_true", help="with --redis, skip memory mode")
+    parser.add_argument("--streams", type=int, default=1000,
+                        help="streams open on the page during a second churn (0 to 5 000, default 1 000; 0: none)")
     parser.add_argument("--rust-log", default="info", help="the server's RUST_LOG (default info)")
     parser.add_argument("--out", default=str(ROOT / "loadtest/results/bigpage-latest.md"),
                         help="where the report goes (default loadtest/results/bigpage-latest.md)")
@@ -469,6 +492,8 @@ def parse_args(argv=None):
         parser.error("--users must be 100 to 1 000 000")
     if not 1 <= args.seconds <= 60:
         parser.error("--seconds must be 1 to 60")
+    if not 0 <= args.streams <= min(5000, args.users):
+        parser.error("--streams must be 0 to 5 000, and at most --users")
     if not 5 <= args.fill_seconds <= 900:
         parser.error("--fill-seconds must be 5 to 900")
     if args.no_memory and not args.redis:

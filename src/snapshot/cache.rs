@@ -1,9 +1,10 @@
 //! `SnapshotCache`: each page's snapshot written once per version and reused by every
 //! poll, heartbeat and stream until the page (or a viewer's profile) changes.
 //!
-//! A document lists a page's first `MAX_VIEWERS` viewers, the most a caller may ask for, so
-//! writing it costs what it shows however big the page; a caller further on gets their own
-//! entry read for the request.
+//! A document lists a page's first viewers, as many as the widest `limit` its callers asked
+//! for (at least `DEFAULT_VIEWERS`, at most `MAX_VIEWERS`), so writing it costs what it
+//! shows however big the page; a caller further on gets their own entry read for the
+//! request.
 //!
 //! On a big page (`COALESCE_FROM` viewers or more) a document serves the versions that come
 //! within `COALESCE_FOR` of it: every join there would otherwise write the whole page again.
@@ -31,8 +32,10 @@ use crate::store::PresenceStore;
 
 /// The most pages whose snapshots are kept; beyond, the least used are evicted.
 const MAX_CACHED_PAGES: usize = 50_000;
-/// The most viewers a snapshot lists (a caller's `limit` is at most this).
+/// The most viewers a snapshot lists (a caller's `limit` is at most this)...
 pub const MAX_VIEWERS: usize = 1_000;
+/// ...and the fewest a document lists: a caller's `limit` unless they say otherwise.
+pub const DEFAULT_VIEWERS: usize = 100;
 /// Pages with this many viewers or more coalesce their versions...
 pub const COALESCE_FROM: usize = 1_000;
 /// ...into a snapshot at most this old, so a client sees at most four a second.
@@ -48,30 +51,36 @@ impl SnapshotCache {
         Self { documents: Cache::new(MAX_CACHED_PAGES), timing }
     }
 
-    /// The page's snapshot at `version` (or later), written only if the cache lacks it.
+    /// The page's snapshot at `version` (or later) listing `limit` viewers, written only if
+    /// the cache lacks it.
     pub async fn get(
         &self,
         store: &dyn PresenceStore,
         directory: &Directory,
         page: &PagePath,
         version: Version,
+        limit: usize,
     ) -> anyhow::Result<Arc<Document>> {
         let generation = directory.generation();
         let cached = self.documents.get(page);
+        let mut listing = limit.clamp(DEFAULT_VIEWERS, MAX_VIEWERS);
         if let Some(document) = &cached {
             // On a big page one request writes the next document while the others keep
             // this one: all of them at once would each read the page.
             let big = document.viewer_count >= COALESCE_FROM;
-            if !document.is_older_than(version, generation)
-                || coalesces(document)
-                || (big && document.superseding.swap(true, Ordering::AcqRel))
+            if document.lists(limit)
+                && (!document.is_older_than(version, generation)
+                    || coalesces(document)
+                    || (big && document.superseding.swap(true, Ordering::AcqRel)))
             {
                 return Ok(document.clone());
             }
+            // The next document lists as many as this one did, or a caller asks for now.
+            listing = listing.max(document.listed());
         }
         // However the write ends, even cancelled with its request, the next may try.
         let _superseded = cached.map(Superseded);
-        self.write(store, directory, page, generation).await
+        self.write(store, directory, page, generation, listing).await
     }
 
     async fn write(
@@ -80,8 +89,9 @@ impl SnapshotCache {
         directory: &Directory,
         page: &PagePath,
         generation: u64,
+        listing: usize,
     ) -> anyhow::Result<Arc<Document>> {
-        let presence = store.presence(page, MAX_VIEWERS).await?;
+        let presence = store.presence(page, listing).await?;
         let profiles = directory.profiles(presence.viewers.iter().map(|viewer| &viewer.user)).await?;
         let document = Document::write(page, &presence, &profiles, self.timing, generation)
             .with_context(|| format!("writing the snapshot of page {page}"))?;
@@ -102,7 +112,7 @@ impl SnapshotCache {
         caller: &UserId,
         limit: usize,
     ) -> anyhow::Result<View> {
-        let document = self.get(store, directory, page, version).await?;
+        let document = self.get(store, directory, page, version, limit).await?;
         if !document.is_older_than(version, directory.generation()) && !document.lacks(caller) {
             return Ok(document.view(caller, limit));
         }
@@ -177,7 +187,7 @@ mod tests {
         }
         let cache = SnapshotCache::new(Timing { ttl_ms: 45_000, heartbeat_interval_ms: 15_000 });
         let version = store.version(&page).await.unwrap();
-        let document = cache.get(&store, &directory, &page, version).await.unwrap();
+        let document = cache.get(&store, &directory, &page, version, MAX_VIEWERS).await.unwrap();
         let full: Value = serde_json::from_slice(document.json()).unwrap();
         assert_eq!(full["pagePath"], page.as_str());
 
@@ -196,14 +206,39 @@ mod tests {
         assert_eq!(bodies.len(), bodies_by_tag.len(), "one body, one tag");
 
         let other = PagePath::parse("/other").unwrap();
-        cache.get(&store, &directory, &other, Version::EMPTY).await.unwrap();
+        cache.get(&store, &directory, &other, Version::EMPTY, MAX_VIEWERS).await.unwrap();
         assert_eq!(cache.documents.len(), 2);
         cache.keep_only(&HashSet::from([page.clone()]));
         assert_eq!(cache.documents.len(), 1, "the page that is not live is forgotten");
         assert!(
-            Arc::ptr_eq(&cache.get(&store, &directory, &page, version).await.unwrap(), &document),
+            Arc::ptr_eq(&cache.get(&store, &directory, &page, version, MAX_VIEWERS).await.unwrap(), &document),
             "the live one kept"
         );
+    }
+
+    /// A document lists what its callers ask for: the default, wider once someone asks for
+    /// more, and no narrower after.
+    #[tokio::test]
+    async fn a_document_lists_as_many_viewers_as_its_callers_ask_for() {
+        let database = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", database.path().join("presence.db").display());
+        let directory = Directory::connect(&url).await.unwrap();
+        let store = MemoryStore::start(Duration::from_secs(60), Duration::from_secs(60), crate::store::TabLimits::NONE);
+        let page = PagePath::parse("/wide").unwrap();
+        for i in 0..150 {
+            let key = TabKey { user: UserId::parse(&format!("u{i:03}")).unwrap(), tab: TabId::parse("t").unwrap() };
+            store.join(&page, &key, None).await.unwrap();
+        }
+        let cache = SnapshotCache::new(Timing { ttl_ms: 45_000, heartbeat_interval_ms: 15_000 });
+        let version = store.version(&page).await.unwrap();
+        let get = |limit| cache.get(&store, &directory, &page, version, limit);
+        let narrow = get(5).await.unwrap();
+        assert_eq!(narrow.listed(), DEFAULT_VIEWERS, "never fewer than the default");
+        assert!(Arc::ptr_eq(&get(DEFAULT_VIEWERS).await.unwrap(), &narrow));
+        let wide = get(120).await.unwrap();
+        assert_eq!(wide.listed(), 120, "a wider limit writes a wider document");
+        assert!(Arc::ptr_eq(&get(5).await.unwrap(), &wide), "which serves the narrower ones too");
+        assert_eq!(get(MAX_VIEWERS).await.unwrap().listed(), 150, "every viewer, when that is all there are");
     }
 
     /// A big page's snapshot stands for the versions of the next quarter second, with the
@@ -253,7 +288,7 @@ mod tests {
         let view = cache.view(&store, &directory, &big, version, &late, 5).await.unwrap();
         assert_eq!(viewer_count(&view), 1001, "a quarter second later, the page as it is");
         let body: Value = serde_json::from_slice(&view.body()).unwrap();
-        assert_eq!(body["viewers"][4]["id"], "late", "listed past the document's {MAX_VIEWERS}: its own entry is read");
+        assert_eq!(body["viewers"][4]["id"], "late", "listed past the document's {DEFAULT_VIEWERS}: its own entry is read");
         assert_eq!(body["viewers"][3]["id"], "u0003");
     }
 }

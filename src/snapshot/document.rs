@@ -133,6 +133,16 @@ impl Document {
         (self.version, self.generation) != (version, generation)
     }
 
+    /// Whether this lists the first `limit` viewers (or all there are).
+    pub fn lists(&self, limit: usize) -> bool {
+        self.viewers.len() >= limit.min(self.viewer_count)
+    }
+
+    /// How many viewers this lists.
+    pub fn listed(&self) -> usize {
+        self.viewers.len()
+    }
+
     /// Whether `caller` may be on the page further on than this lists.
     pub fn lacks(&self, caller: &UserId) -> bool {
         self.viewers.len() < self.viewer_count && !self.places.contains_key(caller)

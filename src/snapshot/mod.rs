@@ -6,7 +6,7 @@ mod document;
 mod etag;
 mod wire;
 
-pub use cache::{SnapshotCache, MAX_VIEWERS};
+pub use cache::{SnapshotCache, DEFAULT_VIEWERS, MAX_VIEWERS};
 pub use document::{Document, View};
 pub use etag::ETag;
 pub use wire::{Person, Timing};

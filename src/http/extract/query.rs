@@ -14,7 +14,7 @@ use crate::domain::PagePath;
 use crate::error::{ApiError, FieldError};
 
 /// Viewers answered when the client names no `limit`.
-pub const DEFAULT_LIMIT: usize = 100;
+pub const DEFAULT_LIMIT: usize = crate::snapshot::DEFAULT_VIEWERS;
 /// The most viewers one answer lists; counts stay exact beyond it.
 pub const MAX_LIMIT: usize = crate::snapshot::MAX_VIEWERS;
 

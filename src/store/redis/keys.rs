@@ -85,11 +85,15 @@ pub(super) fn tab_field(tab: &TabKey) -> String {
     format!("{}:{}", tab.tab.as_str(), tab.user)
 }
 
-/// A viewer as `page.lua` answers it: user, `joinedAt` (µs), tab count, and when their
-/// editing began (µs, 0 if it did not). `None` if it is not one.
-pub(super) fn parse_viewer((user, joined_us, tab_count, editing_us): (String, u64, u32, u64)) -> Option<ViewerPresence> {
+/// A viewer from their entry in the page's `:owned`: `<joinedAt µs> <editing since µs, or
+/// 0> <tab id> …`, their earliest times on the page and their tabs. `None` if it is not one.
+pub(super) fn parse_viewer(user: &str, owned: &str) -> Option<ViewerPresence> {
+    let mut fields = owned.split(' ');
+    let joined_us: u64 = fields.next()?.parse().ok()?;
+    let editing_us: u64 = fields.next()?.parse().ok()?;
+    let tab_count = u32::try_from(fields.filter(|id| !id.is_empty()).count()).ok().filter(|&tabs| tabs > 0)?;
     Some(ViewerPresence {
-        user: UserId::parse(&user).ok()?,
+        user: UserId::parse(user).ok()?,
         tab_count,
         joined_at: from_unix_micros(joined_us),
         editing_since: (editing_us > 0).then(|| from_unix_micros(editing_us)),
@@ -233,19 +237,20 @@ mod tests {
     }
 
     #[test]
-    fn viewers_are_read_as_page_lua_answers_them() {
-        let viewer = parse_viewer(("u:1".into(), 1_700_000_000_000_001, 2, 0)).unwrap();
+    fn viewers_are_read_from_their_owned_entries() {
         assert_eq!(
-            viewer,
-            ViewerPresence {
+            parse_viewer("u:1", "1700000000000001 0 t-1 t-2"),
+            Some(ViewerPresence {
                 user: user("u:1"),
                 tab_count: 2,
                 joined_at: from_unix_micros(1_700_000_000_000_001),
                 editing_since: None
-            }
+            })
         );
-        assert_eq!(parse_viewer(("u".into(), 5, 1, 7)).unwrap().editing_since, Some(from_unix_micros(7)));
-        assert!(parse_viewer(("".into(), 5, 1, 0)).is_none());
+        assert_eq!(parse_viewer("u", "5 7 t").unwrap().editing_since, Some(from_unix_micros(7)));
+        for (user, owned) in [("", "5 0 t"), ("u", "5 0"), ("u", "5 0 "), ("u", "x 0 t"), ("u", "5")] {
+            assert!(parse_viewer(user, owned).is_none(), "{user:?} {owned:?}");
+        }
     }
 
     #[test]

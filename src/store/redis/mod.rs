@@ -53,11 +53,13 @@
 //! # Layout
 //! - `keys`: the key and channel names and every text encoding above, pinned by tests;
 //! - `script`: the typed calls of `page.lua` and `user.lua` and the steps on a page built on them;
+//! - `read`: a page's first viewers, counts and editor, or one viewer, read after its expiry;
 //! - `sweep`: the sweep, the page and tab counts, and the background task that sweeps;
 //! - `feed`: the RESP3 push handler that feeds [`PageEvents`] and the profile changes.
 
 mod feed;
 mod keys;
+mod read;
 mod script;
 mod sweep;
 
@@ -161,18 +163,11 @@ impl PresenceStore for RedisStore {
     }
 
     async fn presence(&self, page: &PagePath, limit: usize) -> anyhow::Result<PagePresence> {
-        let answer = self.shared.run(page, Op::Presence(limit)).await?;
-        Ok(PagePresence {
-            viewers: answer.viewers,
-            viewer_count: answer.viewer_count,
-            tab_count: answer.tab_count,
-            editor: answer.editor,
-            version: answer.version,
-        })
+        self.shared.presence(page, limit).await
     }
 
     async fn viewer(&self, page: &PagePath, user: &UserId) -> anyhow::Result<Option<ViewerPresence>> {
-        Ok(self.shared.run(page, Op::Viewer(user)).await?.viewers.pop())
+        self.shared.viewer(page, user).await
     }
 
     async fn sweep(&self) -> anyhow::Result<usize> {

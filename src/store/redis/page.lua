@@ -9,14 +9,10 @@
 --   touch <tab field> <keep|true|false>      join or heartbeat, and the editing state
 --   refresh <tab field> <keep|true|false>    touch, if the tab is there (adds no tab)
 --   leave <tab field>
---   read                                     expiry only
---   presence <limit>                         expiry, and answer the first viewers
---   viewer <user>                            expiry, and answer that viewer
+--   read                                     expiry only (before a read of the page)
 --   saved <peak viewer count> <peak µs>      the stats sampler saved this peak
 -- Answers {version (0: no live tabs), earliest deadline (0: none), 1 if the peak needs
--- saving, tabs expired, viewers as {user, joinedAt µs, tabs, editing since µs or 0}
--- (presence and viewer only), 1 if the tab touched was there, viewer count, tab count,
--- editor ('' if none)}.
+-- saving, tabs expired, 1 if the tab touched was there}.
 local tabs, deadlines, users, meta = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local viewers, editors, owned = KEYS[5], KEYS[6], KEYS[7]
 local op, page, channel, ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
@@ -46,41 +42,42 @@ local function parse(state)
   return tonumber(joined), tonumber(since)
 end
 
--- The user's tab ids on this page: `owned` holds them space-separated.
+-- A viewer as `owned` keeps it: '<joinedAt µs> <editing since µs, or 0> <tab id> …', the
+-- earliest times of the user's tabs on the page, then their ids.
 local function tabs_of(user)
   local ids = {}
   for id in string.gmatch(redis.call('HGET', owned, user) or '', '%S+') do
     table.insert(ids, id)
   end
-  return ids
+  return { unpack(ids, 3) }
 end
 
--- Folds the user's tabs on the page into their place among the viewers (by earliest
--- joinedAt) and the editors (by earliest editing start).
-local function refold(user)
-  local ids = tabs_of(user)
-  if #ids == 0 then
+-- Folds the user's tabs (`ids`) into their entry in `owned` and their place among the
+-- viewers (by earliest joinedAt) and the editors (by earliest editing start).
+local function refold(user, ids)
+  local fields = {}
+  for i, id in ipairs(ids) do
+    fields[i] = id .. ':' .. user
+  end
+  local joined, since = nil, 0
+  for _, state in ipairs(#fields > 0 and redis.call('HMGET', tabs, unpack(fields)) or {}) do
+    if state then
+      local j, s = parse(state)
+      joined = math.min(joined or j, j)
+      if s > 0 and (since == 0 or s < since) then
+        since = s
+      end
+    end
+  end
+  if not joined then
     redis.call('HDEL', owned, user)
     redis.call('ZREM', viewers, user)
     redis.call('ZREM', editors, user)
     return
   end
-  local fields = {}
-  for i, id in ipairs(ids) do
-    fields[i] = id .. ':' .. user
-  end
-  local joined, since = nil, nil
-  for _, state in ipairs(redis.call('HMGET', tabs, unpack(fields))) do
-    if state then
-      local j, s = parse(state)
-      joined = math.min(joined or j, j)
-      if s > 0 then
-        since = math.min(since or s, s)
-      end
-    end
-  end
+  redis.call('HSET', owned, user, int(joined) .. ' ' .. int(since) .. ' ' .. table.concat(ids, ' '))
   redis.call('ZADD', viewers, int(joined), user)
-  if since then
+  if since > 0 then
     redis.call('ZADD', editors, int(since), user)
   else
     redis.call('ZREM', editors, user)
@@ -89,27 +86,27 @@ end
 
 -- Rebuilds the users, viewers, editors and owned keys from the tabs, reading the whole
 -- page once. Only a page changed by a script that does not keep them (an instance not yet
--- upgraded: it leaves `indexed` behind `version`, or the viewers behind the users) or one
--- that lost keys to an eviction needs this.
+-- upgraded, which leaves `indexed` behind `version`, or empties a page without them) or
+-- one that lost keys to an eviction needs this.
 local function reindex()
   redis.call('DEL', users, viewers, editors, owned)
-  local by_user, counts = {}, {}
+  local by_user = {}
   for _, field in ipairs(redis.call('HKEYS', tabs)) do
     local id, user = split(field)
-    by_user[user] = by_user[user] and (by_user[user] .. ' ' .. id) or id
-    counts[user] = (counts[user] or 0) + 1
+    by_user[user] = by_user[user] or {}
+    table.insert(by_user[user], id)
   end
   for user, ids in pairs(by_user) do
-    redis.call('HSET', owned, user, ids)
-    redis.call('HSET', users, user, counts[user])
-    refold(user)
+    redis.call('HSET', users, user, #ids)
+    refold(user, ids)
   end
 end
 
 local function add(field)
   local id, user = split(field)
-  local ids = redis.call('HGET', owned, user)
-  redis.call('HSET', owned, user, ids and (ids .. ' ' .. id) or id)
+  local ids = tabs_of(user)
+  table.insert(ids, id)
+  refold(user, ids)
   if redis.call('HINCRBY', users, user, 1) == 1 then
     table.insert(message, '+' .. user)
   end
@@ -128,8 +125,7 @@ local function remove(field)
       table.insert(rest, other)
     end
   end
-  redis.call('HSET', owned, user, table.concat(rest, ' '))
-  refold(user)
+  refold(user, rest)
   if redis.call('HINCRBY', users, user, -1) <= 0 then
     redis.call('HDEL', users, user)
     table.insert(message, '-' .. user)
@@ -139,8 +135,7 @@ end
 
 local version, indexed = unpack(redis.call('HMGET', meta, 'version', 'indexed'))
 version = tonumber(version or '0')
-local stale = tonumber(indexed or '0') ~= version or redis.call('ZCARD', viewers) ~= redis.call('HLEN', users)
-if stale or (version == 0 and redis.call('EXISTS', tabs) == 1) then
+if tonumber(indexed or '0') ~= version or (version == 0 and redis.call('EXISTS', tabs, viewers) > 0) then
   reindex()
 end
 
@@ -172,9 +167,9 @@ if op == 'touch' or (op == 'refresh' and state) then
   redis.call('ZADD', deadlines, int(now + ttl), field)
   if not state then
     add(field)
-  end
-  if not state or was ~= since then
-    refold(select(2, split(field)))
+  elseif was ~= since then
+    local _, user = split(field)
+    refold(user, tabs_of(user))
   end
 elseif op == 'leave' then
   remove(field)
@@ -223,32 +218,4 @@ if changed then
   redis.call('PUBLISH', channel, table.concat(message, '\n'))
 end
 
--- The viewers named, in join order, as the answer gives them.
-local function describe(named)
-  local answer = {}
-  if #named == 0 then
-    return answer
-  end
-  local counts = redis.call('HMGET', users, unpack(named))
-  local since = redis.call('ZMSCORE', editors, unpack(named))
-  local joined = redis.call('ZMSCORE', viewers, unpack(named))
-  for i, user in ipairs(named) do
-    if joined[i] then
-      table.insert(answer, { user, int(tonumber(joined[i])), tonumber(counts[i] or '0'), int(tonumber(since[i] or '0')) })
-    end
-  end
-  return answer
-end
-
-local listed = {}
-if live and op == 'presence' then
-  -- A limit past the viewers may be too big for Redis to read as an integer.
-  local limit = math.min(tonumber(ARGV[5]), redis.call('ZCARD', viewers))
-  if limit > 0 then
-    listed = describe(redis.call('ZRANGE', viewers, 0, limit - 1))
-  end
-elseif live and op == 'viewer' then
-  listed = describe({ ARGV[5] })
-end
-local editor = live and redis.call('ZRANGE', editors, 0, 0)[1] or ''
-return { version, earliest, unsaved, expired, listed, found, redis.call('ZCARD', viewers), redis.call('HLEN', tabs), editor }
+return { version, earliest, unsaved, expired, found }

@@ -11,7 +11,7 @@ use redis::{ErrorKind, FromRedisValue, Pipeline, RedisResult, Script, Value};
 use super::keys::{self, Keys};
 use super::Shared;
 use crate::domain::time::unix_micros;
-use crate::domain::{PagePath, Peak, TabKey, UserId, Version, ViewerPresence};
+use crate::domain::{PagePath, Peak, TabKey, Version};
 use crate::store::TouchError;
 
 /// How much longer than on its page a tab counts for its user: more than a round trip, so
@@ -26,11 +26,8 @@ pub(super) enum Op<'a> {
     /// Touches the tab if it is there.
     Refresh(&'a TabKey, Option<bool>),
     Leave(&'a TabKey),
+    /// Expiry only, before a read of the page.
     Read,
-    /// A read that answers the first viewers too (at most this many).
-    Presence(usize),
-    /// A read that answers this viewer too.
-    Viewer(&'a UserId),
     /// The sweep's read, which puts the page back in the index if it has tabs left.
     Sweep,
     /// The stats sampler saved this peak.
@@ -44,8 +41,6 @@ impl Op<'_> {
             Op::Refresh(..) => "refresh",
             Op::Leave(_) => "leave",
             Op::Read | Op::Sweep => "read",
-            Op::Presence(_) => "presence",
-            Op::Viewer(_) => "viewer",
             Op::Saved(_) => "saved",
         }
     }
@@ -98,37 +93,16 @@ pub(super) struct PageAnswer {
     pub unsaved_peak: bool,
     /// Tabs the step found past their deadline and removed.
     pub expired: usize,
-    /// The viewers asked for, in join order: the first ones for `Op::Presence`, the one
-    /// for `Op::Viewer` if they are on the page.
-    pub viewers: Vec<ViewerPresence>,
     /// Whether the tab touched was there.
     pub found: bool,
-    pub viewer_count: usize,
-    pub tab_count: usize,
-    pub editor: Option<UserId>,
 }
 
-/// A viewer as the script writes it (see [`keys::parse_viewer`]).
-type ViewerWire = (String, u64, u32, u64);
-
 /// The answer as the script writes it: an array in the order of `PageAnswer`'s fields.
-type Wire = (u64, u64, bool, usize, Vec<ViewerWire>, bool, usize, usize, String);
+type Wire = (u64, u64, bool, usize, bool);
 
 impl From<Wire> for PageAnswer {
-    fn from(
-        (version, earliest_deadline, unsaved_peak, expired, viewers, found, viewer_count, tab_count, editor): Wire,
-    ) -> Self {
-        Self {
-            version: Version(version),
-            earliest_deadline,
-            unsaved_peak,
-            expired,
-            viewers: viewers.into_iter().filter_map(keys::parse_viewer).collect(),
-            found,
-            viewer_count,
-            tab_count,
-            editor: UserId::parse(&editor).ok(),
-        }
+    fn from((version, earliest_deadline, unsaved_peak, expired, found): Wire) -> Self {
+        Self { version: Version(version), earliest_deadline, unsaved_peak, expired, found }
     }
 }
 
@@ -166,8 +140,6 @@ impl Scripts {
             }
             Op::Leave(tab) => call.arg(keys::tab_field(tab)),
             Op::Saved(peak) => call.arg(peak.viewer_count).arg(unix_micros(peak.at)),
-            Op::Presence(limit) => call.arg(limit),
-            Op::Viewer(user) => call.arg(user.as_str()),
             Op::Read | Op::Sweep => &mut call,
         };
         call
@@ -221,6 +193,20 @@ impl Shared {
             .await
             .with_context(|| updating(page))?;
         self.index(page, op, answer).await
+    }
+
+    /// `page.lua`'s read of the page, for `read_page` to run with the reads that follow it.
+    /// (An expiry neither raises a peak nor brings a deadline forward, so it leaves the
+    /// index as it is.)
+    pub(super) fn expiry_then(&self, page: &PagePath) -> Pipeline {
+        let mut calls = redis::pipe();
+        calls.add_command(self.page_call(page, Op::Read));
+        calls
+    }
+
+    /// Runs `calls` (from `expiry_then`) in one round trip, answering each call's answer.
+    pub(super) async fn read_page<T: FromRedisValue>(&self, page: &PagePath, calls: &Pipeline) -> anyhow::Result<T> {
+        self.scripts.eval(&self.redis, calls).await.with_context(|| format!("reading page {page} in Redis"))
     }
 
     /// Adds or refreshes the tab within the limits. A live tab takes one round trip, which
@@ -327,8 +313,6 @@ mod tests {
         assert_eq!(call(Op::Leave(&tab)), sent("leave", &["t-1:u:1"]));
         assert_eq!(call(Op::Read), sent("read", &[]));
         assert_eq!(call(Op::Sweep), sent("read", &[]));
-        assert_eq!(call(Op::Presence(100)), sent("presence", &["100"]));
-        assert_eq!(call(Op::Viewer(&tab.user)), sent("viewer", &["u:1"]));
         let peak = Peak { viewer_count: 3, at: from_unix_micros(1_700_000_000_000_001) };
         assert_eq!(call(Op::Saved(peak)), sent("saved", &["3", "1700000000000001"]));
     }
@@ -350,31 +334,10 @@ mod tests {
 
     #[test]
     fn page_answers_are_read_in_their_order() {
-        let bulk = |text: &str| Value::BulkString(text.as_bytes().to_vec());
-        let viewer = Value::Array(vec![bulk("u:1"), Value::Int(5), Value::Int(2), Value::Int(7)]);
-        let wire = |editor| {
-            let head = [Value::Int(9), Value::Int(8), Value::Int(1), Value::Int(2), Value::Array(vec![viewer.clone()])];
-            Value::Array([&head[..], &[Value::Int(0), Value::Int(3), Value::Int(4), bulk(editor)]].concat())
-        };
-        let expected = PageAnswer {
-            version: Version(9),
-            earliest_deadline: 8,
-            unsaved_peak: true,
-            expired: 2,
-            viewers: vec![ViewerPresence {
-                user: UserId::parse("u:1").unwrap(),
-                tab_count: 2,
-                joined_at: from_unix_micros(5),
-                editing_since: Some(from_unix_micros(7)),
-            }],
-            found: false,
-            viewer_count: 3,
-            tab_count: 4,
-            editor: Some(UserId::parse("u:1").unwrap()),
-        };
-        assert_eq!(PageAnswer::from_redis_value(&wire("u:1")).unwrap(), expected);
-        assert_eq!(PageAnswer::from_owned_redis_value(wire("u:1")).unwrap(), expected);
-        assert_eq!(PageAnswer::from_redis_value(&wire("")).unwrap().editor, None, "'' is no editor");
+        let wire = Value::Array(vec![Value::Int(9), Value::Int(8), Value::Int(1), Value::Int(2), Value::Int(0)]);
+        let expected = PageAnswer { version: Version(9), earliest_deadline: 8, unsaved_peak: true, expired: 2, found: false };
+        assert_eq!(PageAnswer::from_redis_value(&wire).unwrap(), expected);
+        assert_eq!(PageAnswer::from_owned_redis_value(wire).unwrap(), expected);
         assert!(PageAnswer::from_redis_value(&Value::Array(vec![Value::Int(9)])).is_err());
     }
 
