@@ -14,7 +14,7 @@ use anyhow::{ensure, Context};
 use secrecy::ExposeSecret;
 use tracing_actix_web::TracingLogger;
 
-use crate::auth::{refuse_foreign_origins, OriginCheck, SessionStorage, TokenVerifier};
+use crate::auth::{refuse_foreign_origins, OriginCheck, RedisSessions, SessionStorage, TokenVerifier};
 use crate::configuration::{CookieSameSite, Settings};
 use crate::directory::Directory;
 use crate::error::framework_error_to_problem;
@@ -125,7 +125,7 @@ async fn stores(settings: &Settings, metrics: &Metrics) -> anyhow::Result<(Arc<d
     )
     .await
     .context("opening the registry in Redis (PRESENCE_REDIS_URL)")?;
-    let sessions = SessionStorage::redis(url, prefix).await.context("opening the sessions in Redis")?;
+    let sessions = SessionStorage::Redis(RedisSessions::new(store.connection(), prefix));
     tracing::info!(prefix, "the registry, sessions and live updates are in Redis");
     Ok((Arc::new(store), sessions))
 }

@@ -3,6 +3,7 @@
 
 mod bearer;
 mod origin;
+mod redis_sessions;
 mod session;
 mod session_store;
 mod token;
@@ -10,5 +11,5 @@ mod token;
 pub use bearer::bearer_token;
 pub use origin::{refuse_foreign_origins, OriginCheck};
 pub use session::TypedSession;
-pub use session_store::SessionStorage;
+pub use session_store::{RedisSessions, SessionStorage};
 pub use token::{mint, TokenVerifier};

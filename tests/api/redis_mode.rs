@@ -258,6 +258,11 @@ async fn with_redis_gone_presence_answers_503_and_it_recovers_when_redis_is_back
     let _server = RedisServer::start(port).await;
     let ready = eventually(SOON, || async { alice.get("/readyz").await.status() == 200 }).await;
     assert!(ready, "ready again once Redis is back");
+    // Sessions share the registry's connection, so they are back with it: bob's died with
+    // that Redis (it kept nothing), and signing in again works at once.
+    problem(bob.list("/docs").await, 401).await;
+    assert_eq!(bob.post("/api/session/dev", json!({"id": "bob", "name": "Bob"})).await.status(), 200);
+    assert_eq!(bob.list("/docs").await.status(), 200, "a cookie session works again");
     assert_eq!(alice.join("/docs", "a1").await.status(), 200);
     let mut stream = EventStream::open(&alice, "/docs").await;
     stream.next_named("snapshot", SOON).await.expect("the first snapshot");

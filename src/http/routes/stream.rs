@@ -12,7 +12,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::{interval_at, sleep_until, Instant};
 
-use crate::domain::UserId;
+use crate::domain::{UserId, Version};
 use crate::error::{ApiError, Result};
 use crate::http::extract::CurrentUser;
 use crate::http::extract::PageQuery;
@@ -42,7 +42,7 @@ async fn stream(user: CurrentUser, query: PageQuery, state: web::Data<AppState>)
     })?;
     // Subscribe before the first read, so no change between the two is missed.
     let events = state.store.events().subscribe(&query.page);
-    let first = latest(&state, &query, &user.0).await?;
+    let first = latest(&state, &query, &user.0, None).await?;
     let (sender, mut receiver) = mpsc::channel::<Bytes>(16);
     let open = state.metrics.stream_opened();
     let watch = Watch { state: state.into_inner(), query, caller: user.0, sender, _slot: slot, _open: open };
@@ -58,9 +58,12 @@ async fn stream(user: CurrentUser, query: PageQuery, state: web::Data<AppState>)
         .streaming(body))
 }
 
-/// The page's snapshot as it is now, as `caller` sees it.
-async fn latest(state: &AppState, query: &PageQuery, caller: &UserId) -> Result<View> {
-    let version = state.store.version(&query.page).await.map_err(ApiError::Unavailable)?;
+/// The page's snapshot at `version` (as it is now, if not given), as `caller` sees it.
+async fn latest(state: &AppState, query: &PageQuery, caller: &UserId, version: Option<Version>) -> Result<View> {
+    let version = match version {
+        Some(version) => version,
+        None => state.store.version(&query.page).await.map_err(ApiError::Unavailable)?,
+    };
     let (store, directory) = (&*state.store, &state.directory);
     let view = state.snapshots.view(store, directory, &query.page, version, caller, query.limit).await;
     view.map_err(ApiError::Unavailable)
@@ -87,6 +90,9 @@ impl Watch {
         }
         let mut last_sent = Instant::now();
         let mut flush_at: Option<Instant> = None;
+        // The page's version as its latest event told it (they come in order), so a
+        // snapshot need not ask the store for it; `None` once some were missed.
+        let mut announced: Option<Version> = None;
         // actix-web notices a client that went away only when a write to it fails, so these
         // comments also bound how long a dead stream lingers (about two of them).
         let every = self.state.stream_keepalive;
@@ -97,9 +103,15 @@ impl Watch {
                 event = events.recv() => match event {
                     Ok(PageEvent::Joined(user)) => self.person_event("join", &user).await,
                     Ok(PageEvent::Left(user)) => self.person_event("leave", &user).await,
+                    Ok(PageEvent::Changed(version)) => {
+                        announced = Some(version);
+                        flush_at.get_or_insert(last_sent + COALESCE);
+                        true
+                    }
                     // A stream that fell behind missed some joins and leaves; the next
                     // snapshot brings it up to date.
-                    Ok(PageEvent::Changed(_)) | Err(RecvError::Lagged(_)) => {
+                    Err(RecvError::Lagged(_)) => {
+                        announced = None;
                         flush_at.get_or_insert(last_sent + COALESCE);
                         true
                     }
@@ -108,13 +120,17 @@ impl Watch {
                 () = sleep_until(flush_at.unwrap_or_else(Instant::now)), if flush_at.is_some() => {
                     flush_at = None;
                     last_sent = Instant::now();
-                    match latest(&self.state, &self.query, &self.caller).await {
+                    match latest(&self.state, &self.query, &self.caller, announced.take()).await {
                         Ok(view) => {
                             if view.etag() == last_etag {
                                 true
                             } else {
                                 last_etag = view.etag();
-                                self.send(snapshot_event(&view)).await
+                                let sent = self.send(snapshot_event(&view)).await;
+                                // From the send, not the read: however long the read took,
+                                // two snapshots reach the client a quarter second apart.
+                                last_sent = Instant::now();
+                                sent
                             }
                         }
                         Err(error) => {

@@ -40,7 +40,8 @@
 //! # Events
 //! The script publishes each change on `<prefix>:events` (`<page>\n<version>`, then `+<user>`
 //! per join and `-<user>` per leave); instances announce profile changes on
-//! `<prefix>:profiles` (the user id). Every store subscribes through RESP3 pushes on its
+//! `<prefix>:profiles` (the user id), and each skips its own announcements when they come
+//! back. Every store subscribes through RESP3 pushes on its
 //! connection, re-subscribed after a reconnect, and feeds its own [`PageEvents`], so a stream
 //! on any instance hears what was done on, or found expired by, any other.
 //!
@@ -55,13 +56,16 @@
 //! - `script`: the typed calls of `page.lua` and `user.lua` and the steps on a page built on them;
 //! - `read`: a page's first viewers, counts and editor, or one viewer, read after its expiry;
 //! - `sweep`: the sweep, the page and tab counts, and the background task that sweeps;
+//! - `connection`: how the connection is made, with its bounds (the sessions share it);
 //! - `feed`: the RESP3 push handler that feeds [`PageEvents`] and the profile changes.
 
+mod connection;
 mod feed;
 mod keys;
 mod read;
 mod script;
 mod sweep;
+
 
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
@@ -71,17 +75,14 @@ use anyhow::Context;
 use async_trait::async_trait;
 use prometheus_client::metrics::counter::Counter;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{AsyncCommands, Client, IntoConnectionInfo, ProtocolVersion};
+use redis::AsyncCommands;
 
 use super::events::PageEvents;
 use super::{PresenceStore, TabLimits, TouchError};
 use crate::domain::{PageCounts, PagePath, PagePresence, Peak, TabKey, UserId, Version, ViewerPresence};
 use keys::{Keys, META_PEAK, META_PEAK_AT, META_SAVED};
+use feed::OwnAnnouncements;
 use script::{Op, Scripts};
-
-/// The most a call waits for Redis to accept a connection, and then for each answer.
-const CONNECTION_TIMEOUT: Duration = Duration::from_secs(1);
-const RESPONSE_TIMEOUT: Duration = Duration::from_secs(1);
 
 pub struct RedisStore {
     shared: Arc<Shared>,
@@ -97,6 +98,7 @@ struct Shared {
     /// Live tabs in the registry, as the sweep last counted them.
     live_tabs: AtomicUsize,
     events: Arc<PageEvents>,
+    own_announcements: Arc<OwnAnnouncements>,
 }
 
 impl RedisStore {
@@ -111,21 +113,13 @@ impl RedisStore {
         limits: TabLimits,
         sweep_failures: Counter,
     ) -> anyhow::Result<Self> {
-        let mut info = url.into_connection_info().context("reading the Redis URL")?;
-        // Pub/sub messages pushed on the connection the commands use need RESP3.
-        info.redis.protocol = ProtocolVersion::RESP3;
         let keys = Keys::new(prefix);
         let events = Arc::new(PageEvents::default());
+        let own_announcements = Arc::new(OwnAnnouncements::default());
         let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(CONNECTION_TIMEOUT)
-            .set_response_timeout(RESPONSE_TIMEOUT)
-            // One attempt per reconnect: a call that meets a Redis that is down fails at
-            // once (retries back off by a second or more), and the next call tries again.
-            .set_number_of_retries(0)
-            .set_push_sender(feed::feed(events.clone(), keys.profiles()))
+            .set_push_sender(feed::feed(events.clone(), own_announcements.clone(), keys.profiles()))
             .set_automatic_resubscription();
-        let mut redis =
-            Client::open(info)?.get_connection_manager_with_config(config).await.context("connecting to Redis")?;
+        let mut redis = connection::connect(url, config).await?;
         redis.subscribe(keys.events()).await.context("subscribing to the page events")?;
         redis.subscribe(keys.profiles()).await.context("subscribing to the profile changes")?;
         let ttl_us = u64::try_from(ttl.as_micros()).context("the TTL is too long")?;
@@ -137,10 +131,19 @@ impl RedisStore {
             limits,
             live_tabs: AtomicUsize::new(0),
             events,
+            own_announcements,
         });
         shared.count_live_tabs().await?;
         sweep::start(Arc::downgrade(&shared), sweep_every, sweep_failures);
         Ok(Self { shared })
+    }
+}
+
+impl RedisStore {
+    /// The store's connection, for the sessions to share: one connection to keep healthy,
+    /// and `ping` speaks for both.
+    pub fn connection(&self) -> ConnectionManager {
+        self.shared.redis.clone()
     }
 }
 
@@ -233,12 +236,12 @@ impl PresenceStore for RedisStore {
 
     async fn announce_profile_change(&self, user: &UserId) -> anyhow::Result<()> {
         let channel = self.shared.keys.profiles();
-        self.shared
-            .redis
-            .clone()
-            .publish::<_, _, ()>(channel, user.as_str())
-            .await
-            .context("announcing a profile change")
+        self.shared.own_announcements.expect(user);
+        let published = self.shared.redis.clone().publish::<_, _, ()>(channel, user.as_str()).await;
+        if published.is_err() {
+            self.shared.own_announcements.cancel(user);
+        }
+        published.context("announcing a profile change")
     }
 
     async fn ping(&self) -> anyhow::Result<()> {
