@@ -2,12 +2,13 @@
 //!
 //! Pages are spread over shards by the hash of their path, each behind its own lock, so
 //! requests for different pages rarely wait for each other. As in mini-redis `db.rs`,
-//! expiry order is kept beside the data (the shards' wheels), so the sweep visits what
-//! is due and never scans live tabs, and a lock is only held for short, synchronous steps
-//! (never across an `.await`).
+//! expiry order is kept beside the data (the shards' wheels, and each page's own queue), so
+//! the sweep and lazy expiry visit what is due and never scan live tabs, and a lock is only
+//! held for short, synchronous steps (never across an `.await`).
 
 mod clock;
 mod compact_tab_id;
+mod expiry;
 mod peaks;
 mod quota;
 mod shard;
@@ -230,7 +231,11 @@ mod tests {
         }
 
         fn peak_entries(&self) -> usize {
-            self.shared.shards.iter().map(|shard| shard.lock().peak_entries()).sum()
+            self.shared.shards.iter().map(|shard| shard.lock().bookkeeping().0).sum()
+        }
+
+        fn expiry_entries(&self) -> usize {
+            self.shared.shards.iter().map(|shard| shard.lock().bookkeeping().1).sum()
         }
     }
 
@@ -266,6 +271,30 @@ mod tests {
         advance(Duration::from_millis(1)).await;
         assert_eq!(users(&store, &docs).await, [("bob".into(), 1)]);
         assert_eq!(store.tab_entries(), (1, 1), "lazy expiry freed alice's entry");
+    }
+
+    /// Lazy expiry visits only what may be due: a big page's queue stays about its size
+    /// however many tabs come and go, and finds the one tab that expired among them.
+    #[tokio::test(start_paused = true)]
+    async fn a_busy_page_s_expiry_queue_stays_its_size() {
+        let store = MemoryStore::start(TTL, NEVER, TabLimits::NONE);
+        let big = page("/big");
+        for i in 0..1_000 {
+            store.join(&big, &tab(&format!("u{i}"), "t"), None).await.unwrap();
+        }
+        for i in 0..10_000 {
+            let churn = tab(&format!("u{}", i % 1_000), "churn");
+            store.join(&big, &churn, None).await.unwrap();
+            store.leave(&big, &churn).await.unwrap();
+        }
+        assert!(store.expiry_entries() <= 2 * 1_000 + 64, "{} queued", store.expiry_entries());
+        advance(Duration::from_secs(30)).await;
+        for i in 1..1_000 {
+            store.heartbeat(&big, &tab(&format!("u{i}"), "t"), false).await.unwrap();
+        }
+        advance(Duration::from_secs(16)).await;
+        let presence = store.presence(&big, 0).await.unwrap();
+        assert_eq!((presence.viewer_count, presence.tab_count), (999, 999), "u0 expired, nobody else");
     }
 
     #[tokio::test(start_paused = true)]

@@ -15,6 +15,7 @@ use slab::Slab;
 
 use super::clock::{Clock, Ticks};
 use super::compact_tab_id::CompactTabId;
+use super::expiry::{self, ExpiryQueue, Queued};
 use super::peaks::Peaks;
 use super::quota::Quota;
 use super::viewers::{PageViewers, TabTimes};
@@ -57,9 +58,8 @@ struct Page {
     tabs: HashTable<u32>,
     /// Its viewers, folded from its tabs as they change, in join order.
     viewers: PageViewers,
-    /// No tab expires before this (a lower bound: refreshes only move deadlines later),
-    /// so lazy expiry scans the page only when a tab may really be due.
-    earliest_deadline: Ticks,
+    /// Its tabs in the order they may expire, so lazy expiry visits only those that may.
+    expiry: ExpiryQueue,
     version: Version,
 }
 
@@ -113,7 +113,7 @@ impl Shard {
                     }
                     return Err(refused);
                 }
-                let page = page.unwrap_or_else(|| self.add_page(path, deadline));
+                let page = page.unwrap_or_else(|| self.add_page(path));
                 self.add_tab(page, hash, Tab::new(key.user.clone(), id, page, cx.now, deadline), &mut changes)
             }
         };
@@ -247,17 +247,18 @@ impl Shard {
         (self.pages.len(), self.tabs.len(), self.wheel.len())
     }
 
+    /// Peaks held, and entries in the pages' expiry queues.
     #[cfg(test)]
-    pub fn peak_entries(&self) -> usize {
-        self.peaks.len()
+    pub fn bookkeeping(&self) -> (usize, usize) {
+        (self.peaks.len(), self.pages.iter().map(|(_, page)| page.expiry.len()).sum())
     }
 
-    fn add_page(&mut self, path: &PagePath, deadline: Ticks) -> u32 {
+    fn add_page(&mut self, path: &PagePath) -> u32 {
         let page = Page {
             path: path.clone(),
             tabs: HashTable::new(),
             viewers: PageViewers::default(),
-            earliest_deadline: deadline,
+            expiry: ExpiryQueue::default(),
             version: Version::EMPTY,
         };
         let slot = slot_number(self.pages.insert(page));
@@ -279,8 +280,8 @@ impl Shard {
     fn add_tab(&mut self, page: u32, hash: u64, mut tab: Tab, changes: &mut Changes) -> u32 {
         let entry = &mut self.pages[page as usize];
         changes.changed = true;
-        entry.earliest_deadline = entry.earliest_deadline.min(tab.deadline);
         let slot = slot_number(self.tabs.vacant_key());
+        entry.expiry.push(Queued { deadline: tab.deadline, slot, tag: expiry::tag(tab.joined_at) });
         tab.queued_in = self.wheel.push(slot, tab.deadline);
         let user = tab.user.clone();
         self.tabs.insert(tab);
@@ -304,6 +305,7 @@ impl Shard {
         if entry.viewers.tab_removed(&tab.user, slot, |slot| times(tabs, slot)) {
             changes.events.push(PageEvent::Left(tab.user));
         }
+        entry.expiry.compact(entry.tabs.len(), || entry.tabs.iter().map(|&slot| queued(tabs, slot)).collect());
     }
 
     /// Reads the page after lazy expiry, and answers its version then; `None` if it has
@@ -316,24 +318,21 @@ impl Shard {
         Some((value, self.commit(page, changes, cx)))
     }
 
-    /// Lazy expiry: drops the page's expired tabs.
+    /// Lazy expiry: drops the page's expired tabs, visiting only those its queue says may
+    /// be due (a tab refreshed since it was queued is queued again, under its deadline now).
     fn purge(&mut self, page: u32, cx: &Context, changes: &mut Changes) {
-        let now = cx.now;
-        if self.pages[page as usize].earliest_deadline >= now {
-            return;
+        while let Some(due) = self.pages[page as usize].expiry.pop_due(cx.now) {
+            let queued_tab = self.tabs.get(due.slot as usize).filter(|tab| tab.page == page);
+            let Some(tab) = queued_tab.filter(|tab| expiry::tag(tab.joined_at) == due.tag) else {
+                continue; // It left: its slot is empty, or another tab's.
+            };
+            if tab.deadline < cx.now {
+                self.remove_tab(due.slot, cx.quota, changes);
+            } else {
+                let again = queued(&self.tabs, due.slot);
+                self.pages[page as usize].expiry.push(again);
+            }
         }
-        let expired: Vec<u32> = self.pages[page as usize]
-            .tabs
-            .iter()
-            .copied()
-            .filter(|&slot| self.tabs[slot as usize].deadline < now)
-            .collect();
-        for slot in expired {
-            self.remove_tab(slot, cx.quota, changes);
-        }
-        let tabs = &self.tabs;
-        let entry = &mut self.pages[page as usize];
-        entry.earliest_deadline = entry.tabs.iter().map(|&slot| tabs[slot as usize].deadline).min().unwrap_or(now);
     }
 
     /// Gives the page a new version if it changed (an empty page is dropped and is at
@@ -370,6 +369,12 @@ impl Tab {
     fn hash(&self, hasher: &DefaultHashBuilder) -> u64 {
         hasher.hash_one((&self.user, &self.id))
     }
+}
+
+/// The tab in `slot` as its page's expiry queue holds it.
+fn queued(tabs: &Slab<Tab>, slot: u32) -> Queued {
+    let tab = &tabs[slot as usize];
+    Queued { deadline: tab.deadline, slot, tag: expiry::tag(tab.joined_at) }
 }
 
 fn times(tabs: &Slab<Tab>, slot: u32) -> TabTimes {
