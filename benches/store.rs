@@ -243,7 +243,8 @@ fn store(c: &mut Criterion) {
         group.bench_function(&r.label, |b| {
             b.to_async(&runtime).iter(|| async {
                 // No page is ever at this version, so the cache misses every time.
-                let built = r.snapshots.get(&r.store, &directory, &r.snapshot_page, Version(u64::MAX), LIMIT).await.unwrap();
+                let built =
+                    r.snapshots.get(&r.store, &directory, &r.snapshot_page, Version(u64::MAX), LIMIT).await.unwrap();
                 built.view(&r.caller, LIMIT).body()
             })
         });

@@ -288,7 +288,10 @@ mod tests {
         let view = cache.view(&store, &directory, &big, version, &late, 5).await.unwrap();
         assert_eq!(viewer_count(&view), 1001, "a quarter second later, the page as it is");
         let body: Value = serde_json::from_slice(&view.body()).unwrap();
-        assert_eq!(body["viewers"][4]["id"], "late", "listed past the document's {DEFAULT_VIEWERS}: its own entry is read");
+        assert_eq!(
+            body["viewers"][4]["id"], "late",
+            "listed past the document's {DEFAULT_VIEWERS}: its own entry is read"
+        );
         assert_eq!(body["viewers"][3]["id"], "u0003");
     }
 }

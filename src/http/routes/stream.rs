@@ -18,7 +18,7 @@ use crate::http::extract::CurrentUser;
 use crate::http::extract::PageQuery;
 use crate::limits::StreamSlot;
 use crate::metrics::{OpenStream, StoreOperation};
-use crate::snapshot::{Person, View};
+use crate::snapshot::{ETag, Person, View};
 use crate::state::AppState;
 use crate::store::events::PageEvent;
 
@@ -103,35 +103,27 @@ impl Watch {
                 event = events.recv() => match event {
                     Ok(PageEvent::Joined(user)) => self.person_event("join", &user).await,
                     Ok(PageEvent::Left(user)) => self.person_event("leave", &user).await,
-                    Ok(PageEvent::Changed(version)) => {
-                        announced = Some(version);
-                        flush_at.get_or_insert(last_sent + COALESCE);
-                        true
-                    }
-                    // A stream that fell behind missed some joins and leaves; the next
-                    // snapshot brings it up to date.
-                    Err(RecvError::Lagged(_)) => {
-                        announced = None;
-                        flush_at.get_or_insert(last_sent + COALESCE);
-                        true
-                    }
                     Err(RecvError::Closed) => return,
+                    // A stream that fell behind missed some joins and leaves, and versions;
+                    // the next snapshot brings it up to date.
+                    changed => {
+                        announced = match changed { Ok(PageEvent::Changed(version)) => Some(version), _ => None };
+                        flush_at.get_or_insert(last_sent + COALESCE);
+                        true
+                    }
                 },
                 () = sleep_until(flush_at.unwrap_or_else(Instant::now)), if flush_at.is_some() => {
                     flush_at = None;
                     last_sent = Instant::now();
-                    match latest(&self.state, &self.query, &self.caller, announced.take()).await {
-                        Ok(view) => {
-                            if view.etag() == last_etag {
-                                true
-                            } else {
-                                last_etag = view.etag();
-                                let sent = self.send(snapshot_event(&view)).await;
-                                // From the send, not the read: however long the read took,
-                                // two snapshots reach the client a quarter second apart.
-                                last_sent = Instant::now();
-                                sent
-                            }
+                    match self.changed_snapshot(announced.take(), &last_etag).await {
+                        Ok(None) => true,
+                        Ok(Some(view)) => {
+                            last_etag = view.etag();
+                            let sent = self.send(snapshot_event(&view)).await;
+                            // From the send, not the read: however long the read took,
+                            // two snapshots reach the client a quarter second apart.
+                            last_sent = Instant::now();
+                            sent
                         }
                         Err(error) => {
                             self.state.metrics.store_failed(StoreOperation::Stream);
@@ -146,6 +138,12 @@ impl Watch {
                 return;
             }
         }
+    }
+
+    /// The page's snapshot at `version` (or as it is now), if it is not the one sent last.
+    async fn changed_snapshot(&self, version: Option<Version>, last_sent: &ETag) -> Result<Option<View>> {
+        let view = latest(&self.state, &self.query, &self.caller, version).await?;
+        Ok((view.etag() != *last_sent).then_some(view))
     }
 
     /// A `join` or `leave` naming the person; skipped when their profile cannot be read.

@@ -66,7 +66,6 @@ mod read;
 mod script;
 mod sweep;
 
-
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 use std::time::Duration;
@@ -80,8 +79,8 @@ use redis::AsyncCommands;
 use super::events::PageEvents;
 use super::{PresenceStore, TabLimits, TouchError};
 use crate::domain::{PageCounts, PagePath, PagePresence, Peak, TabKey, UserId, Version, ViewerPresence};
-use keys::{Keys, META_PEAK, META_PEAK_AT, META_SAVED};
 use feed::OwnAnnouncements;
+use keys::{Keys, META_PEAK, META_PEAK_AT, META_SAVED};
 use script::{Op, Scripts};
 
 pub struct RedisStore {

@@ -27,7 +27,8 @@ impl Shared {
         calls.zcard(&keys.viewers).hlen(&keys.tabs).zrange(&keys.editors, 0, 0).zrange(&keys.viewers, first, last);
         let (answer, viewer_count, tab_count, editor, named): (PageAnswer, usize, usize, Vec<String>, Vec<String>) =
             self.read_page(page, &calls).await?;
-        let owned = self.owned(&keys.owned, &named, viewer_count).await.with_context(|| format!("reading page {page}"))?;
+        let owned =
+            self.owned(&keys.owned, &named, viewer_count).await.with_context(|| format!("reading page {page}"))?;
         let viewers = named.iter().zip(owned).filter_map(|(user, owned)| keys::parse_viewer(user, &owned?));
         Ok(PagePresence {
             viewers: viewers.collect(),
@@ -49,7 +50,12 @@ impl Shared {
     /// The `:owned` entries of the users `named`, in their order. When they are all of the
     /// page's `viewer_count`, one `HGETALL`: a small page's hash is a list Redis searches
     /// from the start for each field `HMGET` names.
-    async fn owned(&self, owned: &str, named: &[String], viewer_count: usize) -> redis::RedisResult<Vec<Option<String>>> {
+    async fn owned(
+        &self,
+        owned: &str,
+        named: &[String],
+        viewer_count: usize,
+    ) -> redis::RedisResult<Vec<Option<String>>> {
         let mut redis = self.redis.clone();
         if named.is_empty() {
             return Ok(Vec::new());

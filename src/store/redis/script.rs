@@ -335,7 +335,8 @@ mod tests {
     #[test]
     fn page_answers_are_read_in_their_order() {
         let wire = Value::Array(vec![Value::Int(9), Value::Int(8), Value::Int(1), Value::Int(2), Value::Int(0)]);
-        let expected = PageAnswer { version: Version(9), earliest_deadline: 8, unsaved_peak: true, expired: 2, found: false };
+        let expected =
+            PageAnswer { version: Version(9), earliest_deadline: 8, unsaved_peak: true, expired: 2, found: false };
         assert_eq!(PageAnswer::from_redis_value(&wire).unwrap(), expected);
         assert_eq!(PageAnswer::from_owned_redis_value(wire).unwrap(), expected);
         assert!(PageAnswer::from_redis_value(&Value::Array(vec![Value::Int(9)])).is_err());
