@@ -170,14 +170,20 @@ mod tests {
         snapshot
     }
 
-    /// Every caller's body at every limit is the snapshot as that caller sees it, and two
-    /// views share a tag exactly when they share a body.
-    #[tokio::test]
-    async fn each_view_is_the_snapshot_as_its_caller_sees_it() {
+    /// A directory in a database of its own (kept while the first is held) and a store.
+    async fn directory_and_store() -> (tempfile::TempDir, Directory, MemoryStore) {
         let database = tempfile::tempdir().unwrap();
         let url = format!("sqlite:{}", database.path().join("presence.db").display());
         let directory = Directory::connect(&url).await.unwrap();
         let store = MemoryStore::start(Duration::from_secs(60), Duration::from_secs(60), crate::store::TabLimits::NONE);
+        (database, directory, store)
+    }
+
+    /// Every caller's body at every limit is the snapshot as that caller sees it, and two
+    /// views share a tag exactly when they share a body.
+    #[tokio::test]
+    async fn each_view_is_the_snapshot_as_its_caller_sees_it() {
+        let (_database, directory, store) = directory_and_store().await;
         // A path that holds the key the viewers are written after.
         let page = PagePath::parse(r#"/"viewers":[/a"#).unwrap();
         let users: Vec<UserId> = (0..4).map(|i| UserId::parse(&format!("u{i}")).unwrap()).collect();
@@ -220,10 +226,7 @@ mod tests {
     /// more, and no narrower after.
     #[tokio::test]
     async fn a_document_lists_as_many_viewers_as_its_callers_ask_for() {
-        let database = tempfile::tempdir().unwrap();
-        let url = format!("sqlite:{}", database.path().join("presence.db").display());
-        let directory = Directory::connect(&url).await.unwrap();
-        let store = MemoryStore::start(Duration::from_secs(60), Duration::from_secs(60), crate::store::TabLimits::NONE);
+        let (_database, directory, store) = directory_and_store().await;
         let page = PagePath::parse("/wide").unwrap();
         for i in 0..150 {
             let key = TabKey { user: UserId::parse(&format!("u{i:03}")).unwrap(), tab: TabId::parse("t").unwrap() };
@@ -245,10 +248,7 @@ mod tests {
     /// caller's own entry as it is now; a small page's never does.
     #[tokio::test]
     async fn a_big_page_coalesces_its_versions_but_never_the_callers_own_entry() {
-        let database = tempfile::tempdir().unwrap();
-        let url = format!("sqlite:{}", database.path().join("presence.db").display());
-        let directory = Directory::connect(&url).await.unwrap();
-        let store = MemoryStore::start(Duration::from_secs(60), Duration::from_secs(60), crate::store::TabLimits::NONE);
+        let (_database, directory, store) = directory_and_store().await;
         let cache = SnapshotCache::new(Timing { ttl_ms: 45_000, heartbeat_interval_ms: 15_000 });
         let (big, small) = (PagePath::parse("/big").unwrap(), PagePath::parse("/small").unwrap());
         let key = |user: &UserId| TabKey { user: user.clone(), tab: TabId::parse("t").unwrap() };
