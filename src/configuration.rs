@@ -11,9 +11,11 @@ use std::time::Duration;
 
 use clap::{ArgAction, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use ipnet::IpNet;
-use secrecy::SecretString;
+use anyhow::{bail, ensure};
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::limits::parse_network;
+use crate::store::redis::RedisTarget;
 use crate::store::TabLimits;
 
 #[derive(Debug, Parser)]
@@ -169,6 +171,11 @@ pub struct Settings {
     #[arg(long, env = "PRESENCE_REDIS_URL", hide_env_values = true, global = true)]
     pub redis_url: Option<SecretString>,
 
+    /// Redis Cluster seed nodes, redis://host:port,redis://host:port,…: like
+    /// PRESENCE_REDIS_URL, on a cluster (the two exclude each other).
+    #[arg(long, env = "PRESENCE_REDIS_CLUSTER", hide_env_values = true, global = true, conflicts_with = "redis_url")]
+    pub redis_cluster: Option<SecretString>,
+
     /// Prefix of every Redis key and channel, so several deployments can share one Redis.
     #[arg(long, env = "PRESENCE_REDIS_PREFIX", default_value = "presence", global = true)]
     pub redis_prefix: String,
@@ -192,6 +199,21 @@ pub enum CookieSameSite {
 }
 
 impl Settings {
+    /// Where the registry is, if in Redis: one node, or a cluster by its seed nodes.
+    pub fn redis_target(&self) -> anyhow::Result<Option<RedisTarget>> {
+        match (&self.redis_url, &self.redis_cluster) {
+            (Some(_), Some(_)) => bail!("PRESENCE_REDIS_URL and PRESENCE_REDIS_CLUSTER exclude each other: set one"),
+            (Some(url), None) => Ok(Some(RedisTarget::Single(url.expose_secret().to_owned()))),
+            (None, Some(seeds)) => {
+                let seeds: Vec<String> =
+                    seeds.expose_secret().split(',').map(str::trim).filter(|seed| !seed.is_empty()).map(String::from).collect();
+                ensure!(!seeds.is_empty(), "PRESENCE_REDIS_CLUSTER names no node: redis://host:port,redis://host:port,…");
+                Ok(Some(RedisTarget::Cluster(seeds)))
+            }
+            (None, None) => Ok(None),
+        }
+    }
+
     pub fn tab_limits(&self) -> TabLimits {
         TabLimits { per_user: self.max_tabs_per_user, total: usize::try_from(self.max_tabs).unwrap_or(usize::MAX) }
     }

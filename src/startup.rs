@@ -11,7 +11,6 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::{from_fn, Condition, ErrorHandlers};
 use actix_web::{web, App, HttpServer};
 use anyhow::{ensure, Context};
-use secrecy::ExposeSecret;
 use tracing_actix_web::TracingLogger;
 
 use crate::auth::{refuse_foreign_origins, OriginCheck, RedisSessions, SessionStorage, TokenVerifier};
@@ -26,7 +25,7 @@ use crate::metrics::Metrics;
 use crate::snapshot::{SnapshotCache, Timing};
 use crate::state::AppState;
 use crate::store::memory::MemoryStore;
-use crate::store::redis::RedisStore;
+use crate::store::redis::{RedisStore, RedisTarget};
 use crate::store::PresenceStore;
 use crate::{http, tasks};
 
@@ -108,15 +107,15 @@ fn check(settings: &Settings) -> anyhow::Result<()> {
 }
 
 /// The registry and the sessions: in this process and its cookies, or in Redis when
-/// `PRESENCE_REDIS_URL` is set.
+/// `PRESENCE_REDIS_URL` or `PRESENCE_REDIS_CLUSTER` is set.
 async fn stores(settings: &Settings, metrics: &Metrics) -> anyhow::Result<(Arc<dyn PresenceStore>, SessionStorage)> {
-    let Some(url) = &settings.redis_url else {
+    let Some(target) = settings.redis_target()? else {
         let store = MemoryStore::start(settings.ttl, settings.sweep_interval, settings.tab_limits());
         return Ok((Arc::new(store), SessionStorage::Cookie));
     };
-    let (url, prefix) = (url.expose_secret(), &settings.redis_prefix);
+    let prefix = &settings.redis_prefix;
     let store = RedisStore::connect(
-        url,
+        &target,
         prefix,
         settings.ttl,
         settings.sweep_interval,
@@ -124,9 +123,10 @@ async fn stores(settings: &Settings, metrics: &Metrics) -> anyhow::Result<(Arc<d
         metrics.sweep_failures(),
     )
     .await
-    .context("opening the registry in Redis (PRESENCE_REDIS_URL)")?;
+    .context("opening the registry in Redis (PRESENCE_REDIS_URL or PRESENCE_REDIS_CLUSTER)")?;
     let sessions = SessionStorage::Redis(RedisSessions::new(store.connection(), prefix));
-    tracing::info!(prefix, "the registry, sessions and live updates are in Redis");
+    let cluster = matches!(target, RedisTarget::Cluster(_));
+    tracing::info!(prefix, cluster, "the registry, sessions and live updates are in Redis");
     Ok((Arc::new(store), sessions))
 }
 

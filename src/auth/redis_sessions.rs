@@ -9,19 +9,19 @@ use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, Upd
 use actix_web::cookie::time::Duration as Ttl;
 use anyhow::Context;
 use rand::distr::{Alphanumeric, SampleString};
-use redis::aio::ConnectionManager;
+use crate::store::redis::RedisConnection;
 
 type State = HashMap<String, String>;
 
 #[derive(Clone)]
 pub struct RedisSessions {
-    redis: ConnectionManager,
+    redis: RedisConnection,
     prefix: String,
 }
 
 impl RedisSessions {
     /// Sessions on `redis`, under the keys `<prefix>:session:<session key>`.
-    pub fn new(redis: ConnectionManager, prefix: &str) -> Self {
+    pub fn new(redis: RedisConnection, prefix: &str) -> Self {
         Self { redis, prefix: prefix.to_owned() }
     }
 

@@ -3,7 +3,6 @@
 
 use std::future::Future;
 use std::io::Write;
-use std::sync::Once;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Polls `condition` every 50 ms for at most `limit`; answers whether it came true.
@@ -25,40 +24,74 @@ pub struct TestRedis {
     pub prefix: String,
 }
 
+/// The Redis Cluster whose seed nodes `PRESENCE_TEST_REDIS_CLUSTER` names (comma-separated
+/// URLs) and a key prefix of the test's own; its keys are deleted from every node when it
+/// drops.
+pub struct TestCluster {
+    pub seeds: Vec<String>,
+    pub prefix: String,
+}
+
+/// The value of `variable`, or `None`, saying once per test binary and variable that the
+/// cases needing it were skipped.
+fn setting_or_skip(variable: &'static str) -> Option<String> {
+    static SKIPPED: std::sync::Mutex<Vec<&str>> = std::sync::Mutex::new(Vec::new());
+    let value = std::env::var(variable).ok();
+    let mut skipped = SKIPPED.lock().unwrap();
+    if value.is_none() && !skipped.contains(&variable) {
+        skipped.push(variable);
+        let tests = env!("CARGO_CRATE_NAME");
+        let note = format!("{variable} is not set: the cases of the {tests} tests that need it were SKIPPED\n");
+        // Straight to stderr, which the test harness does not capture.
+        let _ = std::io::stderr().write_all(note.as_bytes());
+    }
+    value
+}
+
+/// A key prefix for `test` that no other test, nor an earlier run, uses.
+fn prefix_of(test: &str) -> String {
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+    format!("presence-test:{}:{}-{nanos}", test.replace("::", "."), std::process::id())
+}
+
+/// Deletes the keys under `prefix` that the Redis at `url` holds; errors are answered.
+fn delete_keys(url: &str, prefix: &str) -> redis::RedisResult<()> {
+    let mut redis = redis::Client::open(url)?.get_connection()?;
+    let keys: Vec<String> = redis::Commands::scan_match(&mut redis, format!("{prefix}:*"))?.collect();
+    for key in keys {
+        redis::cmd("DEL").arg(key).exec(&mut redis)?;
+    }
+    Ok(())
+}
+
 impl TestRedis {
-    /// `None`, saying once per test binary that the Redis cases were skipped, when
-    /// `PRESENCE_TEST_REDIS_URL` is not set.
+    /// `None` (saying so) when `PRESENCE_TEST_REDIS_URL` is not set.
     pub fn for_test(test: &str) -> Option<Self> {
-        let Ok(url) = std::env::var("PRESENCE_TEST_REDIS_URL") else {
-            static SKIPPED: Once = Once::new();
-            SKIPPED.call_once(|| {
-                let tests = env!("CARGO_CRATE_NAME");
-                let note =
-                    format!("PRESENCE_TEST_REDIS_URL is not set: the Redis cases of the {tests} tests were SKIPPED\n");
-                // Straight to stderr, which the test harness does not capture.
-                let _ = std::io::stderr().write_all(note.as_bytes());
-            });
-            return None;
-        };
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
-        let prefix = format!("presence-test:{}:{}-{nanos}", test.replace("::", "."), std::process::id());
-        Some(Self { url, prefix })
+        Some(Self { url: setting_or_skip("PRESENCE_TEST_REDIS_URL")?, prefix: prefix_of(test) })
     }
 }
 
 impl Drop for TestRedis {
     fn drop(&mut self) {
-        let pattern = format!("{}:*", self.prefix);
-        let deleted = (|| -> redis::RedisResult<()> {
-            let mut redis = redis::Client::open(self.url.as_str())?.get_connection()?;
-            let keys: Vec<String> = redis::Commands::scan_match(&mut redis, &pattern)?.collect();
-            if !keys.is_empty() {
-                redis::cmd("DEL").arg(keys).exec(&mut redis)?;
-            }
-            Ok(())
-        })();
-        if let Err(error) = deleted {
-            eprintln!("could not delete the test keys {pattern}: {error}");
+        if let Err(error) = delete_keys(&self.url, &self.prefix) {
+            eprintln!("could not delete the test keys under {}: {error}", self.prefix);
+        }
+    }
+}
+
+impl TestCluster {
+    /// `None` (saying so) when `PRESENCE_TEST_REDIS_CLUSTER` is not set.
+    pub fn for_test(test: &str) -> Option<Self> {
+        let seeds = setting_or_skip("PRESENCE_TEST_REDIS_CLUSTER")?;
+        Some(Self { seeds: seeds.split(',').map(String::from).collect(), prefix: prefix_of(test) })
+    }
+}
+
+impl Drop for TestCluster {
+    fn drop(&mut self) {
+        // Each master deletes its own keys; a replica refuses, and its master deletes them.
+        for seed in &self.seeds {
+            let _ = delete_keys(seed, &self.prefix);
         }
     }
 }

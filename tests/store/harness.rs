@@ -7,13 +7,13 @@ use presence::domain::{PageCounts, TabKey};
 use presence::domain::{PagePath, TabId, UserId};
 use presence::store::events::PageEvent;
 use presence::store::memory::MemoryStore;
-use presence::store::redis::RedisStore;
+use presence::store::redis::{RedisStore, RedisTarget};
 use presence::store::{PresenceStore, TabLimits};
 use prometheus_client::metrics::counter::Counter;
 use tokio::sync::broadcast::Receiver;
 
 pub use crate::common::eventually;
-use crate::common::TestRedis;
+use crate::common::{TestCluster, TestRedis};
 
 /// A TTL no test outlasts, for tests that are not about expiry...
 pub const LONG: Duration = Duration::from_secs(600);
@@ -25,7 +25,8 @@ pub const NEVER: Duration = Duration::from_secs(3600);
 pub const PATIENCE: Duration = Duration::from_secs(10);
 
 /// Runs each named `async fn case(backend: Backend)` against the memory store and, when
-/// `PRESENCE_TEST_REDIS_URL` is set, the Redis store, as `case::memory` and `case::redis`.
+/// `PRESENCE_TEST_REDIS_URL` (`PRESENCE_TEST_REDIS_CLUSTER`) is set, the Redis store on one
+/// Redis (on a cluster), as `case::memory`, `case::redis` and `case::redis_cluster`.
 #[macro_export]
 macro_rules! for_each_store {
     ($($case:ident),* $(,)?) => {$(
@@ -41,6 +42,13 @@ macro_rules! for_each_store {
                     super::$case(backend).await
                 }
             }
+
+            #[tokio::test]
+            async fn redis_cluster() {
+                if let Some(backend) = $crate::harness::Backend::cluster(module_path!()) {
+                    super::$case(backend).await
+                }
+            }
         }
     )*};
 }
@@ -51,6 +59,8 @@ pub enum Backend {
     Memory,
     /// Every store is another instance on one registry: the test's own key prefix.
     Redis(TestRedis),
+    /// The same on a Redis Cluster.
+    Cluster(TestCluster),
 }
 
 impl Backend {
@@ -61,6 +71,11 @@ impl Backend {
     /// A Redis registry of the test's own, or `None` without a Redis to use.
     pub fn redis(test: &str) -> Option<Self> {
         TestRedis::for_test(test).map(Backend::Redis)
+    }
+
+    /// The same on a Redis Cluster, or `None` without one to use.
+    pub fn cluster(test: &str) -> Option<Self> {
+        TestCluster::for_test(test).map(Backend::Cluster)
     }
 
     /// A store with this TTL, sweeping in the background every `sweep_every`.
@@ -75,14 +90,13 @@ impl Backend {
         sweep_every: Duration,
         limits: TabLimits,
     ) -> Box<dyn PresenceStore> {
-        match self {
-            Backend::Memory => Box::new(MemoryStore::start(ttl, sweep_every, limits)),
-            Backend::Redis(redis) => Box::new(
-                RedisStore::connect(&redis.url, &redis.prefix, ttl, sweep_every, limits, Counter::default())
-                    .await
-                    .expect("Redis answers"),
-            ),
-        }
+        let (target, prefix) = match self {
+            Backend::Memory => return Box::new(MemoryStore::start(ttl, sweep_every, limits)),
+            Backend::Redis(redis) => (RedisTarget::Single(redis.url.clone()), &redis.prefix),
+            Backend::Cluster(cluster) => (RedisTarget::Cluster(cluster.seeds.clone()), &cluster.prefix),
+        };
+        let store = RedisStore::connect(&target, prefix, ttl, sweep_every, limits, Counter::default()).await;
+        Box::new(store.expect("Redis answers"))
     }
 }
 

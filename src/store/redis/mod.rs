@@ -73,15 +73,17 @@ use std::time::Duration;
 use anyhow::Context;
 use async_trait::async_trait;
 use prometheus_client::metrics::counter::Counter;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use futures_util::{stream, StreamExt, TryStreamExt};
 use redis::AsyncCommands;
 
 use super::events::PageEvents;
 use super::{PresenceStore, TabLimits, TouchError};
 use crate::domain::{PageCounts, PagePath, PagePresence, Peak, TabKey, UserId, Version, ViewerPresence};
+pub use connection::{RedisConnection, RedisTarget};
 use feed::OwnAnnouncements;
 use keys::{Keys, META_PEAK, META_PEAK_AT, META_SAVED};
 use script::{Op, Scripts};
+use sweep::PAGES_AT_ONCE;
 
 pub struct RedisStore {
     shared: Arc<Shared>,
@@ -89,7 +91,7 @@ pub struct RedisStore {
 
 /// What the store's calls and its background sweep share.
 struct Shared {
-    redis: ConnectionManager,
+    redis: RedisConnection,
     scripts: Scripts,
     keys: Keys,
     ttl_us: u64,
@@ -105,7 +107,7 @@ impl RedisStore {
     /// sweep, which ends when the store is dropped and counts its failures in
     /// `sweep_failures`. Every key and channel starts with `prefix`.
     pub async fn connect(
-        url: &str,
+        target: &RedisTarget,
         prefix: &str,
         ttl: Duration,
         sweep_every: Duration,
@@ -115,10 +117,8 @@ impl RedisStore {
         let keys = Keys::new(prefix);
         let events = Arc::new(PageEvents::default());
         let own_announcements = Arc::new(OwnAnnouncements::default());
-        let config = ConnectionManagerConfig::new()
-            .set_push_sender(feed::feed(events.clone(), own_announcements.clone(), keys.profiles()))
-            .set_automatic_resubscription();
-        let mut redis = connection::connect(url, config).await?;
+        let pushes = feed::feed(events.clone(), own_announcements.clone(), keys.profiles());
+        let mut redis = connection::connect(target, pushes).await?;
         redis.subscribe(keys.events()).await.context("subscribing to the page events")?;
         redis.subscribe(keys.profiles()).await.context("subscribing to the profile changes")?;
         let ttl_us = u64::try_from(ttl.as_micros()).context("the TTL is too long")?;
@@ -141,7 +141,7 @@ impl RedisStore {
 impl RedisStore {
     /// The store's connection, for the sessions to share: one connection to keep healthy,
     /// and `ping` speaks for both.
-    pub fn connection(&self) -> ConnectionManager {
+    pub fn connection(&self) -> RedisConnection {
         self.shared.redis.clone()
     }
 }
@@ -196,23 +196,20 @@ impl PresenceStore for RedisStore {
         let mut redis = self.shared.redis.clone();
         let listed: Vec<String> =
             redis.smembers(self.shared.keys.unsaved_peaks()).await.context("reading the unsaved peaks")?;
-        let pages: Vec<PagePath> = listed.iter().filter_map(|page| PagePath::parse(page).ok()).collect();
-        if pages.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut peaks = redis::pipe();
-        for page in &pages {
-            peaks.cmd("HMGET").arg(self.shared.keys.page(page).meta).arg(&[META_PEAK, META_PEAK_AT, META_SAVED]);
-        }
-        let peaks: Vec<(Option<usize>, Option<u64>, Option<String>)> =
-            peaks.query_async(&mut redis).await.context("reading the unsaved peaks")?;
-        Ok(pages
-            .into_iter()
-            .zip(peaks)
-            .filter_map(|(page, (viewer_count, at, saved))| {
-                Some((page, keys::peak(viewer_count, at).filter(|_| saved.is_none())?))
-            })
-            .collect())
+        let pages: Vec<PagePath> = listed.into_iter().filter_map(|page| PagePath::parse(&page).ok()).collect();
+        // A page at a time: pages' keys are in different Cluster slots.
+        let peaks = stream::iter(pages).map(|page| {
+            let meta = self.shared.keys.page(&page).meta;
+            let mut redis = self.shared.redis.clone();
+            async move {
+                let (viewer_count, at, saved): (Option<usize>, Option<u64>, Option<String>) =
+                    redis.hget(meta, &[META_PEAK, META_PEAK_AT, META_SAVED]).await?;
+                anyhow::Ok(keys::peak(viewer_count, at).filter(|_| saved.is_none()).map(|peak| (page, peak)))
+            }
+        });
+        let peaks: Vec<Option<(PagePath, Peak)>> =
+            peaks.buffer_unordered(PAGES_AT_ONCE).try_collect().await.context("reading the unsaved peaks")?;
+        Ok(peaks.into_iter().flatten().collect())
     }
 
     async fn peaks_saved(&self, saved: &[(PagePath, Peak)]) -> anyhow::Result<()> {

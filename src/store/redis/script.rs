@@ -5,9 +5,9 @@
 use std::sync::atomic::Ordering;
 
 use anyhow::Context;
-use redis::aio::ConnectionManager;
-use redis::{ErrorKind, FromRedisValue, Pipeline, RedisResult, Script, Value};
+use redis::{AsyncCommands, ErrorKind, FromRedisValue, Pipeline, RedisResult, Script, Value};
 
+use super::connection::RedisConnection;
 use super::keys::{self, Keys};
 use super::Shared;
 use crate::domain::time::unix_micros;
@@ -162,7 +162,7 @@ impl Scripts {
 
     /// Runs the calls in one round trip; if Redis has lost the scripts (a restart), loads
     /// them and runs the calls again, which each script allows.
-    async fn eval<T: FromRedisValue>(&self, redis: &ConnectionManager, calls: &Pipeline) -> RedisResult<T> {
+    async fn eval<T: FromRedisValue>(&self, redis: &RedisConnection, calls: &Pipeline) -> RedisResult<T> {
         let mut redis = redis.clone();
         match calls.query_async(&mut redis).await {
             Err(error) if error.kind() == ErrorKind::NoScriptError => {
@@ -185,13 +185,15 @@ impl Shared {
         self.scripts.user_call(&self.keys, page, tab, op)
     }
 
+    /// Runs one script call.
+    async fn eval_one<T: FromRedisValue>(&self, call: redis::Cmd) -> RedisResult<T> {
+        let (answer,) = self.scripts.eval(&self.redis, redis::pipe().add_command(call)).await?;
+        Ok(answer)
+    }
+
     /// Runs `page.lua` on the page, then indexes the page as the script's answer says.
     pub(super) async fn run(&self, page: &PagePath, op: Op<'_>) -> anyhow::Result<PageAnswer> {
-        let (answer,) = self
-            .scripts
-            .eval(&self.redis, redis::pipe().add_command(self.page_call(page, op)))
-            .await
-            .with_context(|| updating(page))?;
+        let answer = self.eval_one(self.page_call(page, op)).await.with_context(|| updating(page))?;
         self.index(page, op, answer).await
     }
 
@@ -210,7 +212,8 @@ impl Shared {
     }
 
     /// Adds or refreshes the tab within the limits. A live tab takes one round trip, which
-    /// counts it for its user and refreshes it; a new one two more, to add it and index it.
+    /// counts it for its user and refreshes it (two calls at once: the user's key and the
+    /// page's are in different Cluster slots); a new one two more, to add it and index it.
     pub(super) async fn touch(
         &self,
         page: &PagePath,
@@ -223,10 +226,9 @@ impl Shared {
             full: self.live_tabs.load(Ordering::Relaxed) >= self.limits.total,
         };
         let refresh = Op::Refresh(tab, editing);
-        let mut calls = redis::pipe();
-        calls.add_command(self.user_call(page, tab, admit)).add_command(self.page_call(page, refresh));
         let (admission, answer): (Admission, PageAnswer) =
-            self.scripts.eval(&self.redis, &calls).await.with_context(|| updating(page))?;
+            tokio::try_join!(self.eval_one(self.user_call(page, tab, admit)), self.eval_one(self.page_call(page, refresh)))
+                .with_context(|| updating(page))?;
         let answer = self.index(page, refresh, answer).await?;
         if answer.found {
             return Ok(answer.version);
@@ -238,13 +240,14 @@ impl Shared {
         }
     }
 
-    /// Removes the tab from its page and from its user's count, in one round trip.
+    /// Removes the tab from its page and from its user's count, at once.
     pub(super) async fn leave(&self, page: &PagePath, tab: &TabKey) -> anyhow::Result<Version> {
         let op = Op::Leave(tab);
-        let mut calls = redis::pipe();
-        calls.add_command(self.page_call(page, op)).add_command(self.user_call(page, tab, UserOp::Release));
-        let (answer, _released): (PageAnswer, i64) =
-            self.scripts.eval(&self.redis, &calls).await.with_context(|| updating(page))?;
+        let (answer, _released): (PageAnswer, i64) = tokio::try_join!(
+            self.eval_one(self.page_call(page, op)),
+            self.eval_one(self.user_call(page, tab, UserOp::Release))
+        )
+        .with_context(|| updating(page))?;
         Ok(self.index(page, op, answer).await?.version)
     }
 
@@ -255,19 +258,16 @@ impl Shared {
         // adds an earlier deadline (unless the sweep took the page out, which puts it back),
         // and only the sweep takes a page out, before its script runs. A connection lost
         // between the script and this leaves the page to its next new tab or read.
-        let mut index = redis::pipe();
+        // Two keys of no page, each its own command: they may be in different Cluster slots.
+        let indexing = || format!("indexing page {page} in Redis");
+        let mut redis = self.redis.clone();
         if op.may_move_earlier() && answer.earliest_deadline > 0 {
-            let pages = self.keys.pages();
-            index.cmd("ZADD").arg(pages).arg("LT").arg(answer.earliest_deadline).arg(page.as_str()).ignore();
+            let mut earlier = redis::cmd("ZADD");
+            earlier.arg(self.keys.pages()).arg("LT").arg(answer.earliest_deadline).arg(page.as_str());
+            earlier.query_async::<()>(&mut redis).await.with_context(indexing)?;
         }
         if answer.unsaved_peak {
-            index.sadd(self.keys.unsaved_peaks(), page.as_str()).ignore();
-        }
-        if !index.is_empty() {
-            index
-                .query_async::<()>(&mut self.redis.clone())
-                .await
-                .with_context(|| format!("indexing page {page} in Redis"))?;
+            redis.sadd::<_, _, ()>(self.keys.unsaved_peaks(), page.as_str()).await.with_context(indexing)?;
         }
         Ok(answer)
     }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use prometheus_client::metrics::counter::Counter;
+use futures_util::{stream, StreamExt, TryStreamExt};
 use redis::AsyncCommands;
 
 use super::script::Op;
@@ -15,6 +16,8 @@ use crate::domain::{PageCounts, PagePath};
 
 /// Pages the sweep reads from the index at a time.
 const SWEEP_BATCH: usize = 500;
+/// Pages counted at once, each in a round trip of its own.
+pub(super) const PAGES_AT_ONCE: usize = 64;
 
 /// Sweeps every `every` until the store is dropped, then recounts the live tabs for the
 /// limit on the total; counts the rounds that failed in `failures`.
@@ -71,29 +74,26 @@ impl Shared {
         }
     }
 
-    /// Counts the live tabs of every page in the index (after a sweep, these are all live).
+    /// Counts the live tabs of every page in the index (after a sweep, these are all live):
+    /// each page's two counts in one round trip (its keys share a Cluster slot), and
+    /// `PAGES_AT_ONCE` pages' at a time.
     pub(super) async fn counts(&self) -> anyhow::Result<Vec<PageCounts>> {
         let mut redis = self.redis.clone();
         let indexed: Vec<String> =
             redis.zrange(self.keys.pages(), 0, -1).await.context("reading the pages with tabs")?;
-        let pages: Vec<PagePath> = indexed.iter().filter_map(|page| PagePath::parse(page).ok()).collect();
-        if pages.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut counts = redis::pipe();
-        for page in &pages {
-            let keys = self.keys.page(page);
-            counts.hlen(keys.users).hlen(keys.tabs);
-        }
-        let counts: Vec<usize> = counts.query_async(&mut redis).await.context("counting the pages' viewers")?;
-        Ok(pages
-            .into_iter()
-            .zip(counts.chunks_exact(2))
-            .filter_map(|(page, counts)| match *counts {
-                [viewer_count, tab_count] if tab_count > 0 => Some(PageCounts { page, viewer_count, tab_count }),
-                _ => None,
-            })
-            .collect())
+        let pages: Vec<PagePath> = indexed.into_iter().filter_map(|page| PagePath::parse(&page).ok()).collect();
+        let counted = stream::iter(pages).map(|page| {
+            let keys = self.keys.page(&page);
+            let mut redis = self.redis.clone();
+            async move {
+                let (viewer_count, tab_count): (usize, usize) =
+                    redis::pipe().hlen(keys.users).hlen(keys.tabs).query_async(&mut redis).await?;
+                anyhow::Ok(PageCounts { page, viewer_count, tab_count })
+            }
+        });
+        let counts: Vec<PageCounts> =
+            counted.buffer_unordered(PAGES_AT_ONCE).try_collect().await.context("counting the pages' viewers")?;
+        Ok(counts.into_iter().filter(|page| page.tab_count > 0).collect())
     }
 
     /// Counts the tabs in the registry, for the limit on the total.
