@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test of the project, as CI runs it: the Rust suites (their Redis cases against the
-# Redis at PRESENCE_TEST_REDIS_URL, the API suite again on PostgreSQL), schemathesis over
+# Redis at PRESENCE_TEST_REDIS_URL and a Redis Cluster this script starts, the API suite
+# again on PostgreSQL), schemathesis over
 # every operation of openapi.yaml, a short run of each fuzz target, the JS client's unit
 # tests, the real-browser tests, then the README's curl walkthrough pasted as is.
 set -euo pipefail
@@ -39,6 +40,15 @@ if [ "$(redis-cli -u "$PRESENCE_TEST_REDIS_URL" ping 2>&1)" != PONG ]; then
   echo "Redis does not answer at $PRESENCE_TEST_REDIS_URL: start one, e.g." \
     "redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no" >&2
   exit 1
+fi
+
+# The Redis cases run on a Redis Cluster too: one of this run's own (three masters with a
+# replica each, on loopback), unless PRESENCE_TEST_REDIS_CLUSTER names one already.
+if [ -z "${PRESENCE_TEST_REDIS_CLUSTER:-}" ]; then
+  cluster_dir="$(mktemp -d)"
+  trap 'bash scripts/redis-cluster.sh stop "$cluster_dir"; rm -rf "$cluster_dir"' EXIT
+  PRESENCE_TEST_REDIS_CLUSTER="$(bash scripts/redis-cluster.sh start "$cluster_dir")"
+  export PRESENCE_TEST_REDIS_CLUSTER
 fi
 
 cargo fmt --check

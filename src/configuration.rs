@@ -9,9 +9,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use anyhow::{bail, ensure};
 use clap::{ArgAction, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use ipnet::IpNet;
-use anyhow::{bail, ensure};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::limits::parse_network;
@@ -205,9 +205,17 @@ impl Settings {
             (Some(_), Some(_)) => bail!("PRESENCE_REDIS_URL and PRESENCE_REDIS_CLUSTER exclude each other: set one"),
             (Some(url), None) => Ok(Some(RedisTarget::Single(url.expose_secret().to_owned()))),
             (None, Some(seeds)) => {
-                let seeds: Vec<String> =
-                    seeds.expose_secret().split(',').map(str::trim).filter(|seed| !seed.is_empty()).map(String::from).collect();
-                ensure!(!seeds.is_empty(), "PRESENCE_REDIS_CLUSTER names no node: redis://host:port,redis://host:port,…");
+                let seeds: Vec<String> = seeds
+                    .expose_secret()
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|seed| !seed.is_empty())
+                    .map(String::from)
+                    .collect();
+                ensure!(
+                    !seeds.is_empty(),
+                    "PRESENCE_REDIS_CLUSTER names no node: redis://host:port,redis://host:port,…"
+                );
                 Ok(Some(RedisTarget::Cluster(seeds)))
             }
             (None, None) => Ok(None),

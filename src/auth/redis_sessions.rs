@@ -5,11 +5,11 @@
 
 use std::collections::HashMap;
 
+use crate::store::redis::RedisConnection;
 use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
 use actix_web::cookie::time::Duration as Ttl;
 use anyhow::Context;
 use rand::distr::{Alphanumeric, SampleString};
-use crate::store::redis::RedisConnection;
 
 type State = HashMap<String, String>;
 

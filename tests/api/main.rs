@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod cli;
+mod cluster;
 #[path = "../common/mod.rs"]
 mod common;
 mod cross_site;

@@ -36,10 +36,7 @@ pub enum RedisConnection {
 /// A connection to `target` that hands pub/sub messages (RESP3 pushes) to `pushes`: one
 /// attempt per reconnect on a single Redis (a call that meets a Redis that is down fails at
 /// once, where retries would back off by a second or more, and the next call tries again).
-pub(super) async fn connect(
-    target: &RedisTarget,
-    pushes: impl AsyncPushSender,
-) -> anyhow::Result<RedisConnection> {
+pub(super) async fn connect(target: &RedisTarget, pushes: impl AsyncPushSender) -> anyhow::Result<RedisConnection> {
     match target {
         RedisTarget::Single(url) => {
             let mut info = url.as_str().into_connection_info().context("reading the Redis URL")?;

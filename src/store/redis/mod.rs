@@ -47,16 +47,24 @@
 //!
 //! # Faults
 //! Connection and response timeouts and a single attempt per reconnect bound how long a
-//! call waits for a Redis that is down (a second to connect, a second for the answer: about two at most); the error becomes a 503. A
-//! later call reconnects (the background sweep makes one every sweep interval), so the store
-//! recovers by itself.
+//! call waits for a Redis that is down (a second to connect, a second for the answer: about
+//! two at most); the error becomes a 503. A later call reconnects (the background sweep
+//! makes one every sweep interval), so the store recovers by itself. On a Redis Cluster the
+//! client tries a call a few times more, to follow a MOVED, an ASK or a failover.
+//!
+//! # Cluster
+//! Every key of a page shares its hash tag, and so does every key of a user; the two
+//! indexes (`:pages`, `:unsaved-peaks`) are a key each. No call or pipeline spans two
+//! slots: a user's call and a page's go at once, not pipelined, and pages are counted one
+//! round trip a page.
 //!
 //! # Layout
 //! - `keys`: the key and channel names and every text encoding above, pinned by tests;
 //! - `script`: the typed calls of `page.lua` and `user.lua` and the steps on a page built on them;
 //! - `read`: a page's first viewers, counts and editor, or one viewer, read after its expiry;
 //! - `sweep`: the sweep, the page and tab counts, and the background task that sweeps;
-//! - `connection`: how the connection is made, with its bounds (the sessions share it);
+//! - `connection`: the connection, to one Redis or a cluster, with its bounds (the sessions
+//!   share it);
 //! - `feed`: the RESP3 push handler that feeds [`PageEvents`] and the profile changes.
 
 mod connection;
@@ -72,8 +80,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use async_trait::async_trait;
-use prometheus_client::metrics::counter::Counter;
 use futures_util::{stream, StreamExt, TryStreamExt};
+use prometheus_client::metrics::counter::Counter;
 use redis::AsyncCommands;
 
 use super::events::PageEvents;

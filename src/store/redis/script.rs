@@ -226,9 +226,11 @@ impl Shared {
             full: self.live_tabs.load(Ordering::Relaxed) >= self.limits.total,
         };
         let refresh = Op::Refresh(tab, editing);
-        let (admission, answer): (Admission, PageAnswer) =
-            tokio::try_join!(self.eval_one(self.user_call(page, tab, admit)), self.eval_one(self.page_call(page, refresh)))
-                .with_context(|| updating(page))?;
+        let (admission, answer): (Admission, PageAnswer) = tokio::try_join!(
+            self.eval_one(self.user_call(page, tab, admit)),
+            self.eval_one(self.page_call(page, refresh))
+        )
+        .with_context(|| updating(page))?;
         let answer = self.index(page, refresh, answer).await?;
         if answer.found {
             return Ok(answer.version);

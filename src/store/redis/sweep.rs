@@ -6,8 +6,8 @@ use std::sync::Weak;
 use std::time::Duration;
 
 use anyhow::Context;
-use prometheus_client::metrics::counter::Counter;
 use futures_util::{stream, StreamExt, TryStreamExt};
+use prometheus_client::metrics::counter::Counter;
 use redis::AsyncCommands;
 
 use super::script::Op;
