@@ -87,6 +87,11 @@ impl PageEvents {
         channels.retain(|_, sender| sender.receiver_count() > 0);
     }
 
+    /// Whether someone is watching the page.
+    pub fn is_watched(&self, page: &PagePath) -> bool {
+        self.channels.lock().get(page).is_some_and(|sender| sender.receiver_count() > 0)
+    }
+
     /// How many pages someone is watching.
     pub fn watched_pages(&self) -> usize {
         self.channels.lock().len()

@@ -14,7 +14,8 @@ pub mod redis;
 use async_trait::async_trait;
 
 use crate::domain::{PageCounts, PagePath, PagePresence, Peak, TabKey, UserId, Version, ViewerPresence};
-use events::PageEvents;
+use events::{PageEvent, PageEvents};
+use tokio::sync::broadcast;
 
 /// The most live tabs a store takes: per user (over all pages) and in all. Only a new tab
 /// counts against them; a live tab is always refreshed.
@@ -95,6 +96,13 @@ pub trait PresenceStore: Send + Sync + 'static {
 
     /// Where the store announces joins, leaves and changes, page by page.
     fn events(&self) -> &PageEvents;
+
+    /// The page's joins, leaves and changes from now on, wherever they are made. A store
+    /// shared with other instances listens to the page from the first watch on (and stops
+    /// some time after the last).
+    async fn watch(&self, page: &PagePath) -> anyhow::Result<broadcast::Receiver<PageEvent>> {
+        Ok(self.events().subscribe(page))
+    }
 
     /// Readiness: whether the service the store keeps its data in answers. An in-process
     /// store always does.

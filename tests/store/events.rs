@@ -2,7 +2,7 @@
 //! with Redis, from every other.
 
 use crate::for_each_store;
-use crate::harness::{next_events, page, tab, user, users, Backend, LONG, NEVER, SHORT};
+use crate::harness::{next_events, page, tab, user, users, Backend, LONG, NEVER, PATIENCE, SHORT};
 use presence::domain::Version;
 use presence::store::events::PageEvent;
 
@@ -11,8 +11,8 @@ for_each_store!(watchers_hear_joins_leaves_and_changes);
 async fn watchers_hear_joins_leaves_and_changes(backend: Backend) {
     let store = backend.open(LONG, NEVER).await;
     let docs = page("/docs");
-    let mut events = store.events().subscribe(&docs);
-    let mut elsewhere = store.events().subscribe(&page("/elsewhere"));
+    let mut events = store.watch(&docs).await.unwrap();
+    let mut elsewhere = store.watch(&page("/elsewhere")).await.unwrap();
     let v1 = store.join(&docs, &tab("alice", "t1"), None).await.unwrap();
     let v2 = store.join(&docs, &tab("alice", "t2"), None).await.unwrap();
     store.heartbeat(&docs, &tab("alice", "t2"), false).await.unwrap();
@@ -45,7 +45,7 @@ async fn another_instance_s_changes_and_expiries_reach_watchers() {
     // The other instance's tabs expire soon, and its background sweep finds them.
     let there = backend.open(SHORT, SHORT / 3).await;
     let docs = page("/docs");
-    let mut events = here.events().subscribe(&docs);
+    let mut events = here.watch(&docs).await.unwrap();
 
     let alice = here.join(&docs, &tab("alice", "t1"), None).await.unwrap();
     assert_eq!(there.version(&docs).await.unwrap(), alice, "one registry, one version");
@@ -64,4 +64,28 @@ async fn another_instance_s_changes_and_expiries_reach_watchers() {
         "bob's tab expired there, and here heard it"
     );
     assert_eq!(users(&*here, &docs).await, [("alice".into(), 1)]);
+}
+
+/// An instance listens to a page's channel while something on it watches the page, and only
+/// then: it does not receive every page's events.
+#[tokio::test]
+async fn an_instance_listens_only_to_the_pages_it_watches() {
+    let Some(backend) = Backend::redis(module_path!()) else { return };
+    let Backend::Redis(redis) = &backend else { unreachable!() };
+    let store = backend.open(LONG, SHORT / 3).await;
+    let mut connection = redis::Client::open(redis.url.as_str()).unwrap().get_connection().unwrap();
+    let mut channels = || -> Vec<String> {
+        let pages = format!("{}:{{*}}:events", redis.prefix);
+        redis::cmd("PUBSUB").arg("CHANNELS").arg(pages).query(&mut connection).unwrap()
+    };
+    assert!(channels().is_empty());
+    store.join(&page("/elsewhere"), &tab("alice", "t1"), None).await.unwrap();
+    let watcher = store.watch(&page("/docs")).await.unwrap();
+    assert_eq!(channels(), [format!("{}:{{/docs}}:events", redis.prefix)], "the watched page's channel only");
+    drop(watcher);
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while !channels().is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(SHORT / 3).await;
+    }
+    assert!(channels().is_empty(), "the sweep unsubscribed once nobody watched");
 }

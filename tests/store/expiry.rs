@@ -41,7 +41,7 @@ async fn a_heartbeat_re_creates_an_expired_tab(backend: Backend) {
 async fn the_sweep_removes_expired_tabs_and_tells_watchers(backend: Backend) {
     let store = backend.open(SHORT, NEVER).await;
     let docs = page("/docs");
-    let mut events = store.events().subscribe(&docs);
+    let mut events = store.watch(&docs).await.unwrap();
     let joined = store.join(&docs, &tab("alice", "t1"), None).await.unwrap();
     store.join(&page("/other"), &tab("bob", "t1"), None).await.unwrap();
     store.join(&page("/other"), &tab("bob", "t2"), None).await.unwrap();
@@ -63,7 +63,7 @@ async fn the_sweep_removes_expired_tabs_and_tells_watchers(backend: Backend) {
 async fn the_background_sweep_frees_pages_nobody_reads(backend: Backend) {
     let store = backend.open(SHORT, SHORT / 3).await;
     let docs = page("/docs");
-    let mut events = store.events().subscribe(&docs);
+    let mut events = store.watch(&docs).await.unwrap();
     let joined = store.join(&docs, &tab("alice", "t1"), None).await.unwrap();
     assert_eq!(
         next_events(&mut events, 4).await,

@@ -41,7 +41,7 @@ async fn stream(user: CurrentUser, query: PageQuery, state: web::Data<AppState>)
         retry_after: state.timing.retry_after(),
     })?;
     // Subscribe before the first read, so no change between the two is missed.
-    let events = state.store.events().subscribe(&query.page);
+    let events = state.store.watch(&query.page).await.map_err(ApiError::Unavailable)?;
     let first = latest(&state, &query, &user.0, None).await?;
     let (sender, mut receiver) = mpsc::channel::<Bytes>(16);
     let open = state.metrics.stream_opened();

@@ -74,6 +74,13 @@ impl RedisConnection {
             Self::Cluster(redis) => redis.subscribe(channel).await,
         }
     }
+
+    pub async fn unsubscribe(&mut self, channel: impl ToRedisArgs) -> RedisResult<()> {
+        match self {
+            Self::Single(redis) => redis.unsubscribe(channel).await,
+            Self::Cluster(redis) => redis.unsubscribe(channel).await,
+        }
+    }
 }
 
 impl ConnectionLike for RedisConnection {

@@ -68,9 +68,10 @@ impl Keys {
         format!("{}:unsaved-peaks", self.prefix)
     }
 
-    /// Where `page.lua` publishes each change: see [`EventsMessage`].
-    pub fn events(&self) -> String {
-        format!("{}:events", self.prefix)
+    /// Where `page.lua` publishes each change of the page (see [`EventsMessage`]): a channel
+    /// a page, so an instance hears only the pages it has streams on.
+    pub fn page_events(&self, page: &PagePath) -> String {
+        format!("{}:{{{}}}:events", self.prefix, page.as_str())
     }
 
     /// Where instances announce profile changes: the payload is the user id.
@@ -175,8 +176,8 @@ mod tests {
         );
         assert_eq!(keys.user_tabs(&user("u:1")), "p:user:{u:1}:tabs");
         assert_eq!(
-            [keys.pages(), keys.unsaved_peaks(), keys.events(), keys.profiles()],
-            ["p:pages", "p:unsaved-peaks", "p:events", "p:profiles"]
+            [keys.pages(), keys.unsaved_peaks(), keys.page_events(&page("/docs")), keys.profiles()],
+            ["p:pages", "p:unsaved-peaks", "p:{/docs}:events", "p:profiles"]
         );
     }
 

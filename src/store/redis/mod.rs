@@ -38,12 +38,16 @@
 //! emptied (and lost its keys) comes back at a version it never had.
 //!
 //! # Events
-//! The script publishes each change on `<prefix>:events` (`<page>\n<version>`, then `+<user>`
-//! per join and `-<user>` per leave); instances announce profile changes on
-//! `<prefix>:profiles` (the user id), and each skips its own announcements when they come
-//! back. Every store subscribes through RESP3 pushes on its
-//! connection, re-subscribed after a reconnect, and feeds its own [`PageEvents`], so a stream
-//! on any instance hears what was done on, or found expired by, any other.
+//! The script publishes each change on the page's own channel, `<prefix>:{<page>}:events`
+//! (`<page>\n<version>`, then `+<user>` per join and `-<user>` per leave). A store listens to
+//! a page's channel from the first watch of the page on this instance (`watch`, which a
+//! stream calls before its first read) until the sweep finds nobody watching it, so an
+//! instance receives the events of the pages it has streams on, and no others. Instances
+//! announce profile changes on `<prefix>:profiles` (the user id), which all of them hear, and
+//! each skips its own announcements when they come back. Subscriptions ride RESP3 pushes on
+//! the store's connection, are made again after a reconnect, and feed its own
+//! [`PageEvents`], so a stream on any instance hears what was done on, or found expired by,
+//! any other.
 //!
 //! # Faults
 //! Connection and response timeouts and a single attempt per reconnect bound how long a
@@ -74,6 +78,7 @@ mod read;
 mod script;
 mod sweep;
 
+use std::collections::HashSet;
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 use std::time::Duration;
@@ -83,8 +88,9 @@ use async_trait::async_trait;
 use futures_util::{stream, StreamExt, TryStreamExt};
 use prometheus_client::metrics::counter::Counter;
 use redis::AsyncCommands;
+use tokio::sync::broadcast;
 
-use super::events::PageEvents;
+use super::events::{PageEvent, PageEvents};
 use super::{PresenceStore, TabLimits, TouchError};
 use crate::domain::{PageCounts, PagePath, PagePresence, Peak, TabKey, UserId, Version, ViewerPresence};
 pub use connection::{RedisConnection, RedisTarget};
@@ -108,6 +114,9 @@ struct Shared {
     live_tabs: AtomicUsize,
     events: Arc<PageEvents>,
     own_announcements: Arc<OwnAnnouncements>,
+    /// The pages whose events channel this instance is subscribed to; held while one is
+    /// subscribed or unsubscribed, so a watch and the sweep's unsubscribing never cross.
+    subscribed: tokio::sync::Mutex<HashSet<PagePath>>,
 }
 
 impl RedisStore {
@@ -127,7 +136,6 @@ impl RedisStore {
         let own_announcements = Arc::new(OwnAnnouncements::default());
         let pushes = feed::feed(events.clone(), own_announcements.clone(), keys.profiles());
         let mut redis = connection::connect(target, pushes).await?;
-        redis.subscribe(keys.events()).await.context("subscribing to the page events")?;
         redis.subscribe(keys.profiles()).await.context("subscribing to the profile changes")?;
         let ttl_us = u64::try_from(ttl.as_micros()).context("the TTL is too long")?;
         let shared = Arc::new(Shared {
@@ -139,6 +147,7 @@ impl RedisStore {
             live_tabs: AtomicUsize::new(0),
             events,
             own_announcements,
+            subscribed: tokio::sync::Mutex::default(),
         });
         shared.count_live_tabs().await?;
         sweep::start(Arc::downgrade(&shared), sweep_every, sweep_failures);
@@ -236,6 +245,19 @@ impl PresenceStore for RedisStore {
 
     fn events(&self) -> &PageEvents {
         &self.shared.events
+    }
+
+    /// Subscribes to the page's channel on the first watch; the sweep unsubscribes once
+    /// nobody watches it.
+    async fn watch(&self, page: &PagePath) -> anyhow::Result<broadcast::Receiver<PageEvent>> {
+        let mut subscribed = self.shared.subscribed.lock().await;
+        let receiver = self.shared.events.subscribe(page);
+        if !subscribed.contains(page) {
+            let channel = self.shared.keys.page_events(page);
+            self.shared.redis.clone().subscribe(channel).await.context("subscribing to a page's events")?;
+            subscribed.insert(page.clone());
+        }
+        Ok(receiver)
     }
 
     async fn announce_profile_change(&self, user: &UserId) -> anyhow::Result<()> {

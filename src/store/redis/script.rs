@@ -133,7 +133,7 @@ impl Scripts {
         let page_keys = page_keys.as_args();
         let mut call = redis::cmd("EVALSHA");
         call.arg(self.page.get_hash()).arg(page_keys.len()).arg(&page_keys);
-        call.arg(op.name()).arg(page.as_str()).arg(keys.events()).arg(ttl_us);
+        call.arg(op.name()).arg(page.as_str()).arg(keys.page_events(page)).arg(ttl_us);
         match op {
             Op::Touch(tab, editing) | Op::Refresh(tab, editing) => {
                 call.arg(keys::tab_field(tab)).arg(editing.map_or("keep", |on| if on { "true" } else { "false" }))
@@ -306,7 +306,7 @@ mod tests {
             let hash = scripts.page.get_hash();
             let head = ["EVALSHA", hash, "7", "p:{/docs}:tabs", "p:{/docs}:deadlines", "p:{/docs}:users"];
             let keys = ["p:{/docs}:meta", "p:{/docs}:viewers", "p:{/docs}:editors", "p:{/docs}:owned"];
-            let tail = [&keys[..], &[op, "/docs", "p:events", "30000000"]].concat();
+            let tail = [&keys[..], &[op, "/docs", "p:{/docs}:events", "30000000"]].concat();
             [&head[..], &tail, rest].concat().into_iter().map(str::to_owned).collect::<Vec<_>>()
         };
         assert_eq!(call(Op::Touch(&tab, None)), sent("touch", &["t-1:u:1", "keep"]));

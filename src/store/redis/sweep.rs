@@ -69,9 +69,23 @@ impl Shared {
             }
             if due.len() < SWEEP_BATCH {
                 self.events.prune();
+                self.unsubscribe_unwatched().await?;
                 return Ok(removed);
             }
         }
+    }
+
+    /// Stops listening to the pages nobody on this instance watches any more.
+    async fn unsubscribe_unwatched(&self) -> anyhow::Result<()> {
+        let mut subscribed = self.subscribed.lock().await;
+        let unwatched: Vec<PagePath> =
+            subscribed.iter().filter(|page| !self.events.is_watched(page)).cloned().collect();
+        for page in unwatched {
+            let channel = self.keys.page_events(&page);
+            self.redis.clone().unsubscribe(channel).await.context("unsubscribing from a page's events")?;
+            subscribed.remove(&page);
+        }
+        Ok(())
     }
 
     /// Counts the live tabs of every page in the index (after a sweep, these are all live):
