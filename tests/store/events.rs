@@ -66,26 +66,47 @@ async fn another_instance_s_changes_and_expiries_reach_watchers() {
     assert_eq!(users(&*here, &docs).await, [("alice".into(), 1)]);
 }
 
+/// The page channels of the test's prefix that some instance listens to: on one Redis its
+/// channels, on a cluster the shard channels of every node.
+fn listened(backend: &Backend) -> Vec<String> {
+    let (nodes, prefix, command) = match backend {
+        Backend::Redis(redis) => (vec![redis.url.clone()], &redis.prefix, "CHANNELS"),
+        Backend::Cluster(cluster) => (cluster.seeds.clone(), &cluster.prefix, "SHARDCHANNELS"),
+        Backend::Memory => unreachable!("only a store shared over Redis listens"),
+    };
+    let mut channels: Vec<String> = nodes
+        .iter()
+        .flat_map(|node| {
+            let mut connection = redis::Client::open(node.as_str()).unwrap().get_connection().unwrap();
+            let pattern = format!("{prefix}:{{*}}:events");
+            redis::cmd("PUBSUB").arg(command).arg(pattern).query::<Vec<String>>(&mut connection).unwrap()
+        })
+        .collect();
+    channels.sort();
+    channels.dedup();
+    channels
+}
+
 /// An instance listens to a page's channel while something on it watches the page, and only
 /// then: it does not receive every page's events.
 #[tokio::test]
 async fn an_instance_listens_only_to_the_pages_it_watches() {
-    let Some(backend) = Backend::redis(module_path!()) else { return };
-    let Backend::Redis(redis) = &backend else { unreachable!() };
-    let store = backend.open(LONG, SHORT / 3).await;
-    let mut connection = redis::Client::open(redis.url.as_str()).unwrap().get_connection().unwrap();
-    let mut channels = || -> Vec<String> {
-        let pages = format!("{}:{{*}}:events", redis.prefix);
-        redis::cmd("PUBSUB").arg("CHANNELS").arg(pages).query(&mut connection).unwrap()
-    };
-    assert!(channels().is_empty());
-    store.join(&page("/elsewhere"), &tab("alice", "t1"), None).await.unwrap();
-    let watcher = store.watch(&page("/docs")).await.unwrap();
-    assert_eq!(channels(), [format!("{}:{{/docs}}:events", redis.prefix)], "the watched page's channel only");
-    drop(watcher);
-    let deadline = std::time::Instant::now() + PATIENCE;
-    while !channels().is_empty() && std::time::Instant::now() < deadline {
-        tokio::time::sleep(SHORT / 3).await;
+    for backend in [Backend::redis(module_path!()), Backend::cluster(module_path!())].into_iter().flatten() {
+        let store = backend.open(LONG, SHORT / 3).await;
+        assert!(listened(&backend).is_empty());
+        store.join(&page("/elsewhere"), &tab("alice", "t1"), None).await.unwrap();
+        let watcher = store.watch(&page("/docs")).await.unwrap();
+        let prefix = match &backend {
+            Backend::Redis(redis) => &redis.prefix,
+            Backend::Cluster(cluster) => &cluster.prefix,
+            Backend::Memory => unreachable!(),
+        };
+        assert_eq!(listened(&backend), [format!("{prefix}:{{/docs}}:events")], "the watched page's channel only");
+        drop(watcher);
+        let deadline = std::time::Instant::now() + PATIENCE;
+        while !listened(&backend).is_empty() && std::time::Instant::now() < deadline {
+            tokio::time::sleep(SHORT / 3).await;
+        }
+        assert!(listened(&backend).is_empty(), "the sweep unsubscribed once nobody watched");
     }
-    assert!(channels().is_empty(), "the sweep unsubscribed once nobody watched");
 }

@@ -75,10 +75,28 @@ impl RedisConnection {
         }
     }
 
-    pub async fn unsubscribe(&mut self, channel: impl ToRedisArgs) -> RedisResult<()> {
+    /// How `page.lua` publishes a page's events: on a cluster, sharded (Redis 7), so only the
+    /// page's master and the instances listening to the page carry them; on one Redis, as
+    /// usual (a channel per page either way).
+    pub fn publish_command(&self) -> &'static str {
+        match self {
+            Self::Single(_) => "PUBLISH",
+            Self::Cluster(_) => "SPUBLISH",
+        }
+    }
+
+    /// Subscribes to a page's events channel, as `publish_command` publishes there.
+    pub async fn subscribe_page(&mut self, channel: impl ToRedisArgs) -> RedisResult<()> {
+        match self {
+            Self::Single(redis) => redis.subscribe(channel).await,
+            Self::Cluster(redis) => redis.ssubscribe(channel).await,
+        }
+    }
+
+    pub async fn unsubscribe_page(&mut self, channel: impl ToRedisArgs) -> RedisResult<()> {
         match self {
             Self::Single(redis) => redis.unsubscribe(channel).await,
-            Self::Cluster(redis) => redis.unsubscribe(channel).await,
+            Self::Cluster(redis) => redis.sunsubscribe(channel).await,
         }
     }
 }

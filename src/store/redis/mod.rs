@@ -42,7 +42,9 @@
 //! (`<page>\n<version>`, then `+<user>` per join and `-<user>` per leave). A store listens to
 //! a page's channel from the first watch of the page on this instance (`watch`, which a
 //! stream calls before its first read) until the sweep finds nobody watching it, so an
-//! instance receives the events of the pages it has streams on, and no others. Instances
+//! instance receives the events of the pages it has streams on, and no others. On a Redis
+//! Cluster they are shard channels (`SPUBLISH`, `SSUBSCRIBE`: Redis 7), so only the page's
+//! master carries them, not every node of the cluster. Instances
 //! announce profile changes on `<prefix>:profiles` (the user id), which all of them hear, and
 //! each skips its own announcements when they come back. Subscriptions ride RESP3 pushes on
 //! the store's connection, are made again after a reconnect, and feed its own
@@ -139,8 +141,8 @@ impl RedisStore {
         redis.subscribe(keys.profiles()).await.context("subscribing to the profile changes")?;
         let ttl_us = u64::try_from(ttl.as_micros()).context("the TTL is too long")?;
         let shared = Arc::new(Shared {
+            scripts: Scripts::new(redis.publish_command()),
             redis,
-            scripts: Scripts::new(),
             keys,
             ttl_us,
             limits,
@@ -254,7 +256,7 @@ impl PresenceStore for RedisStore {
         let receiver = self.shared.events.subscribe(page);
         if !subscribed.contains(page) {
             let channel = self.shared.keys.page_events(page);
-            self.shared.redis.clone().subscribe(channel).await.context("subscribing to a page's events")?;
+            self.shared.redis.clone().subscribe_page(channel).await.context("subscribing to a page's events")?;
             subscribed.insert(page.clone());
         }
         Ok(receiver)

@@ -5,7 +5,8 @@
 --
 -- KEYS: the page's tabs, deadlines, users, meta, viewers, editors and owned keys (one hash
 -- tag: one Cluster slot).
--- ARGV: operation, page path, events channel, TTL in µs, then the operation's own:
+-- ARGV: operation, page path, how to publish (PUBLISH, or SPUBLISH on a Redis Cluster), the
+-- page's events channel (under its hash tag), TTL in µs, then the operation's own:
 --   touch <tab field> <keep|true|false>      join or heartbeat, and the editing state
 --   refresh <tab field> <keep|true|false>    touch, if the tab is there (adds no tab)
 --   leave <tab field>
@@ -15,7 +16,7 @@
 -- saving, tabs expired, 1 if the tab touched was there}.
 local tabs, deadlines, users, meta = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local viewers, editors, owned = KEYS[5], KEYS[6], KEYS[7]
-local op, page, channel, ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local op, page, publish, channel, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 
 -- Lua prints numbers with 14 digits, too few for a time in µs: integers go through this.
 local function int(n)
@@ -145,13 +146,13 @@ for _, field in ipairs(redis.call('ZRANGEBYSCORE', deadlines, '-inf', '(' .. int
   end
 end
 
-local field = ARGV[5]
+local field = ARGV[6]
 local state = (op == 'touch' or op == 'refresh') and redis.call('HGET', tabs, field)
 if state then
   found = 1
 end
 if op == 'touch' or (op == 'refresh' and state) then
-  local editing = ARGV[6]
+  local editing = ARGV[7]
   local joined, since = now, 0
   if state then
     joined, since = parse(state)
@@ -195,7 +196,7 @@ if changed then
 end
 if op == 'saved' then
   local peak = redis.call('HMGET', meta, 'peak', 'peak_at')
-  if peak[1] == ARGV[5] and peak[2] == ARGV[6] then
+  if peak[1] == ARGV[6] and peak[2] == ARGV[7] then
     redis.call('HSET', meta, 'saved', '1')
   end
 end
@@ -215,7 +216,7 @@ if op == 'saved' and redis.call('HEXISTS', meta, 'peak') == 1 and redis.call('HE
 end
 if changed then
   message[2] = int(version)
-  redis.call('PUBLISH', channel, table.concat(message, '\n'))
+  redis.call(publish, channel, table.concat(message, '\n'))
 end
 
 return { version, earliest, unsaved, expired, found }

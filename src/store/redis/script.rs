@@ -120,11 +120,13 @@ impl FromRedisValue for PageAnswer {
 pub(super) struct Scripts {
     page: Script,
     user: Script,
+    /// How `page.lua` publishes a page's events (see `RedisConnection::publish_command`).
+    publish: &'static str,
 }
 
 impl Scripts {
-    pub fn new() -> Self {
-        Self { page: Script::new(include_str!("page.lua")), user: Script::new(include_str!("user.lua")) }
+    pub fn new(publish: &'static str) -> Self {
+        Self { page: Script::new(include_str!("page.lua")), user: Script::new(include_str!("user.lua")), publish }
     }
 
     /// `EVALSHA` of `page.lua` doing `op` on the page, whose tabs live `ttl_us`.
@@ -133,7 +135,7 @@ impl Scripts {
         let page_keys = page_keys.as_args();
         let mut call = redis::cmd("EVALSHA");
         call.arg(self.page.get_hash()).arg(page_keys.len()).arg(&page_keys);
-        call.arg(op.name()).arg(page.as_str()).arg(keys.page_events(page)).arg(ttl_us);
+        call.arg(op.name()).arg(page.as_str()).arg(self.publish).arg(keys.page_events(page)).arg(ttl_us);
         match op {
             Op::Touch(tab, editing) | Op::Refresh(tab, editing) => {
                 call.arg(keys::tab_field(tab)).arg(editing.map_or("keep", |on| if on { "true" } else { "false" }))
@@ -300,13 +302,14 @@ mod tests {
 
     #[test]
     fn page_calls_send_what_page_lua_reads() {
-        let (scripts, keys, page, tab) = (Scripts::new(), Keys::new("p"), PagePath::parse("/docs").unwrap(), tab());
+        let (scripts, keys, page, tab) =
+            (Scripts::new("SPUBLISH"), Keys::new("p"), PagePath::parse("/docs").unwrap(), tab());
         let call = |op| args(&scripts.page_call(&keys, 30_000_000, &page, op));
         let sent = |op: &str, rest: &[&str]| {
             let hash = scripts.page.get_hash();
             let head = ["EVALSHA", hash, "7", "p:{/docs}:tabs", "p:{/docs}:deadlines", "p:{/docs}:users"];
             let keys = ["p:{/docs}:meta", "p:{/docs}:viewers", "p:{/docs}:editors", "p:{/docs}:owned"];
-            let tail = [&keys[..], &[op, "/docs", "p:{/docs}:events", "30000000"]].concat();
+            let tail = [&keys[..], &[op, "/docs", "SPUBLISH", "p:{/docs}:events", "30000000"]].concat();
             [&head[..], &tail, rest].concat().into_iter().map(str::to_owned).collect::<Vec<_>>()
         };
         assert_eq!(call(Op::Touch(&tab, None)), sent("touch", &["t-1:u:1", "keep"]));
@@ -321,7 +324,8 @@ mod tests {
 
     #[test]
     fn user_calls_send_what_user_lua_reads() {
-        let (scripts, keys, page, tab) = (Scripts::new(), Keys::new("p"), PagePath::parse("/docs").unwrap(), tab());
+        let (scripts, keys, page, tab) =
+            (Scripts::new("SPUBLISH"), Keys::new("p"), PagePath::parse("/docs").unwrap(), tab());
         let hash = scripts.user.get_hash();
         let admit = UserOp::Admit { ttl_us: 31_000_000, per_user: 5, full: true };
         assert_eq!(

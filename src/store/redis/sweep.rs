@@ -82,7 +82,7 @@ impl Shared {
             subscribed.iter().filter(|page| !self.events.is_watched(page)).cloned().collect();
         for page in unwatched {
             let channel = self.keys.page_events(&page);
-            self.redis.clone().unsubscribe(channel).await.context("unsubscribing from a page's events")?;
+            self.redis.clone().unsubscribe_page(channel).await.context("unsubscribing from a page's events")?;
             subscribed.remove(&page);
         }
         Ok(())
