@@ -101,6 +101,13 @@ pub(super) fn parse_viewer(user: &str, owned: &str) -> Option<ViewerPresence> {
     })
 }
 
+/// Whether a tab's state in `:tabs` (`<joinedAt µs> <editing since µs, or 0>`) says it is
+/// editing; `None` if it is not one.
+pub(super) fn is_editing(state: &str) -> Option<bool> {
+    let (_, since) = state.split_once(' ')?;
+    Some(since.parse::<u64>().ok()? > 0)
+}
+
 /// A tab's member in its user's `:tabs`: `<page>\n<tab id>` (page paths have no newline).
 pub(super) fn user_tab(page: &PagePath, tab: &TabId) -> String {
     format!("{}\n{}", page.as_str(), tab.as_str())
@@ -252,6 +259,14 @@ mod tests {
         for (user, owned) in [("", "5 0 t"), ("u", "5 0"), ("u", "5 0 "), ("u", "x 0 t"), ("u", "5")] {
             assert!(parse_viewer(user, owned).is_none(), "{user:?} {owned:?}");
         }
+    }
+
+    #[test]
+    fn a_tab_s_state_says_whether_it_is_editing() {
+        assert_eq!(is_editing("1700000000000001 0"), Some(false));
+        assert_eq!(is_editing("1700000000000001 1700000000000002"), Some(true));
+        assert_eq!(is_editing("1700000000000001"), None);
+        assert_eq!(is_editing("1 x"), None);
     }
 
     #[test]

@@ -77,6 +77,7 @@ mod connection;
 mod feed;
 mod keys;
 mod read;
+mod refresh;
 mod script;
 mod sweep;
 
@@ -98,6 +99,7 @@ use crate::domain::{PageCounts, PagePath, PagePresence, Peak, TabKey, UserId, Ve
 pub use connection::{RedisConnection, RedisTarget};
 use feed::OwnAnnouncements;
 use keys::{Keys, META_PEAK, META_PEAK_AT, META_SAVED};
+use refresh::RedisClock;
 use script::{Op, Scripts};
 use sweep::PAGES_AT_ONCE;
 
@@ -116,6 +118,8 @@ struct Shared {
     live_tabs: AtomicUsize,
     events: Arc<PageEvents>,
     own_announcements: Arc<OwnAnnouncements>,
+    /// Redis's time as this instance reckons it, for `refresh_quickly`.
+    clock: RedisClock,
     /// The pages whose events channel this instance is subscribed to; held while one is
     /// subscribed or unsubscribed, so a watch and the sweep's unsubscribing never cross.
     subscribed: tokio::sync::Mutex<HashSet<PagePath>>,
@@ -149,8 +153,10 @@ impl RedisStore {
             live_tabs: AtomicUsize::new(0),
             events,
             own_announcements,
+            clock: RedisClock::default(),
             subscribed: tokio::sync::Mutex::default(),
         });
+        shared.read_clock().await?;
         shared.count_live_tabs().await?;
         sweep::start(Arc::downgrade(&shared), sweep_every, sweep_failures);
         Ok(Self { shared })

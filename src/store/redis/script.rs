@@ -16,7 +16,7 @@ use crate::store::TouchError;
 
 /// How much longer than on its page a tab counts for its user: more than a round trip, so
 /// a live tab never stops counting first.
-const USER_SLACK_US: u64 = 1_000_000;
+pub(super) const USER_SLACK_US: u64 = 1_000_000;
 
 /// What `page.lua` does once the page's due tabs are expired.
 #[derive(Clone, Copy)]
@@ -213,15 +213,19 @@ impl Shared {
         self.scripts.eval(&self.redis, calls).await.with_context(|| format!("reading page {page} in Redis"))
     }
 
-    /// Adds or refreshes the tab within the limits. A live tab takes one round trip, which
-    /// counts it for its user and refreshes it (two calls at once: the user's key and the
-    /// page's are in different Cluster slots); a new one two more, to add it and index it.
+    /// Adds or refreshes the tab within the limits. A live tab that changes nothing takes
+    /// one round trip of plain commands (`refresh_quickly`); otherwise the scripts count it for
+    /// its user and refresh it (two calls at once: the user's key and the page's are in
+    /// different Cluster slots), and a new one takes two more, to add it and index it.
     pub(super) async fn touch(
         &self,
         page: &PagePath,
         tab: &TabKey,
         editing: Option<bool>,
     ) -> Result<Version, TouchError> {
+        if let Some(version) = self.refresh_quickly(page, tab, editing).await? {
+            return Ok(version);
+        }
         let admit = UserOp::Admit {
             ttl_us: self.ttl_us + USER_SLACK_US,
             per_user: self.limits.per_user,

@@ -52,6 +52,7 @@ impl Shared {
         loop {
             let (seconds, micros): (u64, u64) =
                 redis::cmd("TIME").query_async(&mut redis).await.context("reading the Redis clock")?;
+            self.clock.set(seconds * 1_000_000 + micros);
             // Exclusive, as `page.lua` expires a tab only once its deadline is behind.
             let now = format!("({}", seconds * 1_000_000 + micros);
             let due: Vec<String> = redis
