@@ -68,6 +68,7 @@
 //! - `keys`: the key and channel names and every text encoding above, pinned by tests;
 //! - `script`: the typed calls of `page.lua` and `user.lua` and the steps on a page built on them;
 //! - `read`: a page's first viewers, counts and editor, or one viewer, read after its expiry;
+//! - `refresh`: the heartbeat that changes nothing, in plain commands, and the clock it dates by;
 //! - `sweep`: the sweep, the page and tab counts, and the background task that sweeps;
 //! - `connection`: the connection, to one Redis or a cluster, with its bounds (the sessions
 //!   share it);
