@@ -52,10 +52,13 @@ pub enum StoreOperation {
     StatsSample,
     /// A scrape of these metrics, answered without the live counts.
     Scrape,
+    /// A batch of profiles written behind to SQL, which is tried again.
+    ProfileWrite,
 }
 
 impl StoreOperation {
-    const ALL: [Self; 5] = [Self::Request, Self::Stream, Self::Sweep, Self::StatsSample, Self::Scrape];
+    const ALL: [Self; 6] =
+        [Self::Request, Self::Stream, Self::Sweep, Self::StatsSample, Self::Scrape, Self::ProfileWrite];
 
     fn label(self) -> &'static str {
         match self {
@@ -64,6 +67,7 @@ impl StoreOperation {
             Self::Sweep => "sweep",
             Self::StatsSample => "stats_sample",
             Self::Scrape => "scrape",
+            Self::ProfileWrite => "profile_write",
         }
     }
 }

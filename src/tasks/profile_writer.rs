@@ -12,6 +12,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use crate::domain::Profile;
+use crate::metrics::StoreOperation;
 use crate::state::AppState;
 
 /// The pause after a first failed write.
@@ -49,6 +50,7 @@ async fn write_until_done(state: &Weak<AppState>, profiles: &[Arc<Profile>]) -> 
             }
             Err(error) => {
                 failures += 1;
+                state.metrics.store_failed(StoreOperation::ProfileWrite);
                 tracing::warn!(
                     error = format!("{error:#}"),
                     profiles = profiles.len(),

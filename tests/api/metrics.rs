@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::helpers::{eventually, spawn_app, spawn_app_with, EventStream, TestApp};
-use crate::openapi::drop_stats_tables;
+use crate::openapi::{drop_stats_tables, drop_users_table};
 
 const SOON: Duration = Duration::from_secs(10);
 const REQUESTS: &str = "presence_http_requests_total";
@@ -298,6 +298,17 @@ async fn the_stream_gauge_counts_open_streams_until_their_clients_go() {
     assert!(eventually(SOON, || async { streams(scrape(&app).await) == 0.0 }).await, "both streams closed");
 }
 
+/// A profile written behind that SQL refuses is counted (and tried again), while the
+/// request that brought it was answered at once.
+#[tokio::test]
+async fn failed_profile_writes_are_counted() {
+    let app = spawn_app().await;
+    drop_users_table(&app).await;
+    assert_eq!(app.bearer_user("bob", "Bob").join("/docs", "t1").await.status(), 200, "not waiting for SQL");
+    let failed = || async { scrape(&app).await.count(STORE_ERRORS, &[("operation", "profile_write")]) };
+    assert!(eventually(SOON, || async { failed().await >= 1.0 }).await, "the write behind failed and was counted");
+}
+
 #[tokio::test]
 async fn store_failures_are_counted_where_they_happen() {
     let app = spawn_app_with(|settings| settings.stats_sample_interval = std::time::Duration::from_millis(50)).await;
@@ -315,7 +326,7 @@ async fn store_failures_are_counted_where_they_happen() {
     let scrape = scrape(&app).await;
     assert_eq!(scrape.value(REJECTED, &[("reason", "unavailable")]), Some(1.0));
     let operations = scrape.label_values(STORE_ERRORS, "operation");
-    let expected = ["request", "scrape", "stats_sample", "stream", "sweep"];
+    let expected = ["profile_write", "request", "scrape", "stats_sample", "stream", "sweep"];
     assert_eq!(operations, expected.into_iter().map(String::from).collect(), "every operation, from the start");
     assert_eq!(scrape.value("presence_live_tabs", &[]), Some(1.0), "the registry is fine");
 }

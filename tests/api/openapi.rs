@@ -690,6 +690,10 @@ pub(crate) async fn drop_stats_tables(app: &TestApp) {
     execute(app, &["DROP TABLE viewer_samples", "DROP TABLE page_peaks"]).await;
 }
 
+pub(crate) async fn drop_users_table(app: &TestApp) {
+    execute(app, &["DROP TABLE users"]).await;
+}
+
 /// Runs statements on the app's database, whichever kind it is.
 async fn execute(app: &TestApp, statements: &[&str]) {
     use sqlx::Connection;
