@@ -157,7 +157,7 @@ impl RedisStore {
             clock: RedisClock::default(),
             subscribed: tokio::sync::Mutex::default(),
         });
-        shared.read_clock().await?;
+        shared.read_clock().await?; // `refresh_quickly` dates deadlines by it
         shared.count_live_tabs().await?;
         sweep::start(Arc::downgrade(&shared), sweep_every, sweep_failures);
         Ok(Self { shared })

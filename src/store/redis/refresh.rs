@@ -23,6 +23,16 @@ use crate::domain::{PagePath, TabKey, Version};
 /// moved.
 const LATER_IF_THERE: &[&str] = &["XX", "GT", "CH"];
 
+/// What `refresh_quickly` did.
+pub(super) enum QuickRefresh {
+    /// Refreshed the live tab: the page is at this version.
+    Done(Version),
+    /// Nothing: the page holds no such tab, so only a new one can be added.
+    Absent,
+    /// Nothing: the scripts must decide (another editing state, a deadline not moved, …).
+    ForScripts,
+}
+
 /// Redis's clock as this instance reckons it: its own, plus the difference last measured.
 #[derive(Default)]
 pub(super) struct RedisClock {
@@ -47,39 +57,45 @@ fn local_now_us() -> i64 {
 }
 
 impl Shared {
-    /// Reads Redis's clock, to reckon it from now on.
-    pub(super) async fn read_clock(&self) -> anyhow::Result<()> {
+    /// Reads Redis's clock (µs), and reckons it from this reading on.
+    pub(super) async fn read_clock(&self) -> anyhow::Result<u64> {
         let (seconds, micros): (u64, u64) =
             redis::cmd("TIME").query_async(&mut self.redis.clone()).await.context("reading the Redis clock")?;
-        self.clock.set(seconds * 1_000_000 + micros);
-        Ok(())
+        let now = seconds * 1_000_000 + micros;
+        self.clock.set(now);
+        Ok(now)
     }
 
     /// Refreshes the live tab in place if nothing else about it changes (`editing`, if
-    /// given, is its state already); answers the page's version, or `None` when the script
-    /// must do it. Two calls at once, one per Cluster slot: the page's and the user's.
+    /// given, is its state already). Two calls at once, one per Cluster slot: the page's and
+    /// the user's.
     pub(super) async fn refresh_quickly(
         &self,
         page: &PagePath,
         tab: &TabKey,
         editing: Option<bool>,
-    ) -> anyhow::Result<Option<Version>> {
-        let deadline = self.clock.now_us() + self.ttl_us;
+    ) -> anyhow::Result<QuickRefresh> {
+        let now = self.clock.now_us();
+        let deadline = now + self.ttl_us;
         let (page_keys, field) = (self.keys.page(page), keys::tab_field(tab));
         let mut on_page = redis::pipe();
         on_page.cmd("ZADD").arg(&page_keys.deadlines).arg(LATER_IF_THERE).arg(deadline).arg(&field);
         on_page.hget(&page_keys.tabs, &field).hget(&page_keys.meta, "version");
         let user_key = self.keys.user_tabs(&tab.user);
         let mut for_user = redis::pipe();
-        let counted_until = deadline + USER_SLACK_US;
-        let member = keys::user_tab(page, &tab.tab);
-        for_user.cmd("ZADD").arg(&user_key).arg(LATER_IF_THERE).arg(counted_until).arg(member);
-        for_user.cmd("PEXPIRE").arg(&user_key).arg(counted_until.div_ceil(1000) - self.clock.now_us() / 1000).ignore();
+        let (counted_for, member) = (self.ttl_us + USER_SLACK_US, keys::user_tab(page, &tab.tab));
+        for_user.cmd("ZADD").arg(&user_key).arg(LATER_IF_THERE).arg(now + counted_for).arg(member);
+        // As `user.lua` keeps the user's key: as long as its latest tab counts.
+        for_user.cmd("PEXPIRE").arg(&user_key).arg(counted_for.div_ceil(1000)).ignore();
         let (mut page_side, mut user_side) = (self.redis.clone(), self.redis.clone());
         let ((moved, state, version), (counted,)): ((bool, Option<String>, Option<u64>), (bool,)) =
             tokio::try_join!(on_page.query_async(&mut page_side), for_user.query_async(&mut user_side))
                 .with_context(|| format!("refreshing a tab of page {page} in Redis"))?;
-        let unchanged = |state: &str| editing.is_none_or(|editing| keys::is_editing(state) == Some(editing));
-        Ok(version.filter(|_| moved && counted && state.as_deref().is_some_and(unchanged)).map(Version))
+        let Some(state) = state else { return Ok(QuickRefresh::Absent) };
+        let unchanged = editing.is_none_or(|editing| keys::is_editing(&state) == Some(editing));
+        Ok(match version.filter(|_| moved && counted && unchanged) {
+            Some(version) => QuickRefresh::Done(Version(version)),
+            None => QuickRefresh::ForScripts,
+        })
     }
 }

@@ -9,6 +9,7 @@ use redis::{AsyncCommands, ErrorKind, FromRedisValue, Pipeline, RedisResult, Scr
 
 use super::connection::RedisConnection;
 use super::keys::{self, Keys};
+use super::refresh::QuickRefresh;
 use super::Shared;
 use crate::domain::time::unix_micros;
 use crate::domain::{PagePath, Peak, TabKey, Version};
@@ -214,33 +215,44 @@ impl Shared {
     }
 
     /// Adds or refreshes the tab within the limits. A live tab that changes nothing takes
-    /// one round trip of plain commands (`refresh_quickly`); otherwise the scripts count it for
-    /// its user and refresh it (two calls at once: the user's key and the page's are in
-    /// different Cluster slots), and a new one takes two more, to add it and index it.
+    /// one round trip of plain commands (`refresh_quickly`); another live tab the scripts
+    /// count for its user and refresh (two calls at once: the user's key and the page's are
+    /// in different Cluster slots); a new one is admitted for its user, then added and
+    /// indexed.
     pub(super) async fn touch(
         &self,
         page: &PagePath,
         tab: &TabKey,
         editing: Option<bool>,
     ) -> Result<Version, TouchError> {
-        if let Some(version) = self.refresh_quickly(page, tab, editing).await? {
-            return Ok(version);
-        }
-        let admit = UserOp::Admit {
-            ttl_us: self.ttl_us + USER_SLACK_US,
-            per_user: self.limits.per_user,
-            full: self.live_tabs.load(Ordering::Relaxed) >= self.limits.total,
+        let may_be_there = match self.refresh_quickly(page, tab, editing).await? {
+            QuickRefresh::Done(version) => return Ok(version),
+            QuickRefresh::Absent => false,
+            QuickRefresh::ForScripts => true,
         };
-        let refresh = Op::Refresh(tab, editing);
-        let (admission, answer): (Admission, PageAnswer) = tokio::try_join!(
-            self.eval_one(self.user_call(page, tab, admit)),
-            self.eval_one(self.page_call(page, refresh))
-        )
-        .with_context(|| updating(page))?;
-        let answer = self.index(page, refresh, answer).await?;
-        if answer.found {
-            return Ok(answer.version);
-        }
+        let admit = self.user_call(
+            page,
+            tab,
+            UserOp::Admit {
+                ttl_us: self.ttl_us + USER_SLACK_US,
+                per_user: self.limits.per_user,
+                full: self.live_tabs.load(Ordering::Relaxed) >= self.limits.total,
+            },
+        );
+        let admission: Admission = if may_be_there {
+            let refresh = Op::Refresh(tab, editing);
+            let (admission, answer): (Admission, PageAnswer) =
+                tokio::try_join!(self.eval_one(admit), self.eval_one(self.page_call(page, refresh)))
+                    .with_context(|| updating(page))?;
+            let answer = self.index(page, refresh, answer).await?;
+            if answer.found {
+                return Ok(answer.version);
+            }
+            admission
+        } else {
+            // Not on the page a moment ago: no refresh to try, only a new tab to admit.
+            self.eval_one(admit).await.with_context(|| updating(page))?
+        };
         match admission {
             Admission::TooManyTabs => Err(TouchError::TooManyTabs(self.limits.per_user)),
             Admission::Full => Err(TouchError::Full(self.limits.total)),

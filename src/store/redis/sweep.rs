@@ -50,11 +50,8 @@ impl Shared {
         let mut redis = self.redis.clone();
         let mut removed = 0;
         loop {
-            let (seconds, micros): (u64, u64) =
-                redis::cmd("TIME").query_async(&mut redis).await.context("reading the Redis clock")?;
-            self.clock.set(seconds * 1_000_000 + micros);
             // Exclusive, as `page.lua` expires a tab only once its deadline is behind.
-            let now = format!("({}", seconds * 1_000_000 + micros);
+            let now = format!("({}", self.read_clock().await?);
             let due: Vec<String> = redis
                 .zrangebyscore_limit(self.keys.pages(), "-inf", now, 0, SWEEP_BATCH as isize)
                 .await
